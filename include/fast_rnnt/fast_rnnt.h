@@ -1,0 +1,6 @@
+#pragma once
+// The whole C++ API of fast_rnnt. Link fast_rnnt::fast_rnnt (find_package(fast_rnnt)); every
+// function calls its op through the PyTorch dispatcher, so CPU/CUDA kernels and autograd work
+// exactly as from Python.
+#include "fast_rnnt/macros.h"
+#include "fast_rnnt/mutual_information.h"

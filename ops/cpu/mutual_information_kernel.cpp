@@ -1,0 +1,206 @@
+// CPU kernels of the mutual-information recursion.
+//
+// Parallel scheme. Sequences are independent: at::parallel_for spreads them over threads.
+// Within one sequence the lattice is swept in "waves" of cells whose predecessors all lie in the
+// previous wave: anti-diagonals s + t = w for the regular recursion, columns t = w for the
+// modified one (both of its arcs come from frame t-1). Every wave is one vectorized log-add over
+// a contiguous row (log_semiring.h), so a sequence of S x T cells costs S+T+1 short SIMD loops
+// instead of S*T scalar log-adds, and cells outside the sequence's boundary are never visited.
+//
+// Storage. Wave w of p is kept in a row of width S+3: row[s+1] = p[s, t(w, s)], with -inf
+// sentinels just outside the wave's cells, so the two predecessors of cell s are row'[s]
+// ("left", the px arc) and row'[s+1] ("down", the py arc) of the previous row with no edge
+// cases. Forward-only calls keep two rows; with_grad keeps all rows for the backward sweep,
+// which walks the waves in reverse, splitting each cell's occupancy between its two incoming
+// arcs (these shares are the gradients) and passing them on to the predecessors.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "ops/cpu/log_semiring.h"
+#include "ops/mutual_information_checks.h"
+
+namespace fast_rnnt {
+namespace {
+
+constexpr char kOpName[] = "mutual_information";
+
+// One sequence's sub-lattice: px/py already offset to (s_begin, t_begin).
+template <typename T>
+struct SequenceLattice {
+  const T* px;
+  int64_t px_row;  // stride between rows s of px
+  const T* py;
+  int64_t py_row;
+  int64_t S, T_;  // s_end - s_begin, t_end - t_begin
+  bool modified;
+
+  int64_t num_waves() const { return modified ? T_ + 1 : S + T_ + 1; }
+  int64_t first_row(int64_t w) const { return modified ? 0 : std::max<int64_t>(0, w - T_); }
+  int64_t last_row(int64_t w) const { return std::min(S, w); }
+  // Frame of the px arc into cell (s, wave w), and of the py arc; -1 where the arc is absent.
+  int64_t px_frame(int64_t w, int64_t s) const { return modified ? w - 1 : w - s; }
+  int64_t py_frame(int64_t w, int64_t s) const { return modified ? w - 1 : w - s - 1; }
+  bool has_path() const { return !modified || S <= T_; }
+};
+
+template <typename T>
+void gather_arcs(const SequenceLattice<T>& q, int64_t w, int64_t lo, int64_t hi, T* x, T* y) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  for (int64_t s = lo; s <= hi; ++s) {
+    const int64_t tx = q.px_frame(w, s), ty = q.py_frame(w, s);
+    x[s - lo] = s >= 1 ? q.px[(s - 1) * q.px_row + tx] : kNegInf;
+    y[s - lo] = ty >= 0 ? q.py[s * q.py_row + ty] : kNegInf;
+  }
+}
+
+// Scratch space of one thread, reused across the sequences it handles.
+template <typename T>
+struct Workspace {
+  std::vector<T> rows, x, y, occ, x_occ, y_occ;
+};
+
+// Fills the wave rows of p (all of them when keep_all, else two alternating ones) and returns
+// p[S, T].
+template <typename T>
+T forward_sequence(const SequenceLattice<T>& q, bool keep_all, Workspace<T>& ws) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  const auto& kernels = cpu::log_semiring_kernels<T>();
+  const int64_t width = q.S + 3, num_waves = q.num_waves();
+  ws.rows.resize((keep_all ? num_waves : 2) * width);
+  ws.x.resize(q.S + 1);
+  ws.y.resize(q.S + 1);
+  auto row = [&](int64_t w) { return ws.rows.data() + (keep_all ? w : (w & 1)) * width; };
+  T* first = row(0);
+  first[0] = kNegInf;
+  first[1] = 0;
+  first[2] = kNegInf;
+  for (int64_t w = 1; w < num_waves; ++w) {
+    const int64_t lo = q.first_row(w), hi = q.last_row(w);
+    const T* prev = row(w - 1);
+    T* cur = row(w);
+    gather_arcs(q, w, lo, hi, ws.x.data(), ws.y.data());
+    kernels.log_add_wave(hi - lo + 1, /*left=*/prev + lo, /*x=*/ws.x.data(),
+                         /*down=*/prev + lo + 1, /*y=*/ws.y.data(), /*out=*/cur + lo + 1);
+    cur[lo] = kNegInf;
+    cur[hi + 2] = kNegInf;
+  }
+  return q.has_path() ? row(num_waves - 1)[q.S + 1] : kNegInf;
+}
+
+// Given the rows of a keep_all forward pass, writes d p[S,T] / d px and d p[S,T] / d py into
+// px_grad / py_grad (offset and strided like q.px / q.py, zero-initialized by the caller).
+template <typename T>
+void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T* px_grad,
+                       T* py_grad) {
+  if (!q.has_path() || score == -std::numeric_limits<T>::infinity()) return;
+  const auto& kernels = cpu::log_semiring_kernels<T>();
+  const int64_t width = q.S + 3, num_waves = q.num_waves();
+  ws.occ.assign(2 * width, T(0));
+  ws.x_occ.resize(q.S + 1);
+  ws.y_occ.resize(q.S + 1);
+  auto occ_row = [&](int64_t w) { return ws.occ.data() + (w & 1) * width; };
+  occ_row(num_waves - 1)[q.S + 1] = 1;
+  for (int64_t w = num_waves - 1; w >= 1; --w) {
+    const int64_t lo = q.first_row(w), hi = q.last_row(w), n = hi - lo + 1;
+    const T* prev = ws.rows.data() + (w - 1) * width;
+    const T* cur = ws.rows.data() + w * width;
+    gather_arcs(q, w, lo, hi, ws.x.data(), ws.y.data());
+    T* occ = occ_row(w);
+    kernels.split_occupancy_wave(n, /*left=*/prev + lo, /*x=*/ws.x.data(), /*down=*/prev + lo + 1,
+                                 /*y=*/ws.y.data(), /*p=*/cur + lo + 1, /*occ=*/occ + lo + 1,
+                                 /*x_occ=*/ws.x_occ.data(), /*y_occ=*/ws.y_occ.data());
+    T* occ_prev = occ_row(w - 1);
+    std::fill(occ_prev + q.first_row(w - 1), occ_prev + q.last_row(w - 1) + 3, T(0));
+    for (int64_t s = lo; s <= hi; ++s) {
+      const T xo = ws.x_occ[s - lo], yo = ws.y_occ[s - lo];
+      const int64_t tx = q.px_frame(w, s), ty = q.py_frame(w, s);
+      if (s >= 1) px_grad[(s - 1) * q.px_row + tx] = xo;
+      if (ty >= 0) py_grad[s * q.py_row + ty] = yo;
+      occ_prev[s] += xo;      // cell (s-1) of wave w-1
+      occ_prev[s + 1] += yo;  // cell s of wave w-1
+    }
+  }
+}
+
+// Runs the recursion over the batch. px_grad/py_grad are undefined for forward-only calls.
+template <typename T>
+void run_batch(const at::Tensor& px, const at::Tensor& py, const std::optional<at::Tensor>& boundary,
+               const MutualInformationSizes& n, at::Tensor& scores, at::Tensor* px_grad,
+               at::Tensor* py_grad) {
+  const bool with_grad = px_grad != nullptr;
+  const at::Tensor bd = boundary.has_value() ? boundary->contiguous() : at::Tensor();
+  const int64_t* bd_ptr = bd.defined() ? bd.data_ptr<int64_t>() : nullptr;
+  const T* px_ptr = px.data_ptr<T>();
+  const T* py_ptr = py.data_ptr<T>();
+  T* scores_ptr = scores.data_ptr<T>();
+  T* pxg_ptr = with_grad ? px_grad->data_ptr<T>() : nullptr;
+  T* pyg_ptr = with_grad ? py_grad->data_ptr<T>() : nullptr;
+  const int64_t px_row = px.size(2), py_row = py.size(2);
+  const int64_t px_batch = px.size(1) * px_row, py_batch = py.size(1) * py_row;
+  at::parallel_for(0, n.B, 1, [&](int64_t begin, int64_t end) {
+    Workspace<T> ws;
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t s_begin = bd_ptr ? bd_ptr[4 * b] : 0, t_begin = bd_ptr ? bd_ptr[4 * b + 1] : 0;
+      const int64_t s_end = bd_ptr ? bd_ptr[4 * b + 2] : n.S, t_end = bd_ptr ? bd_ptr[4 * b + 3] : n.T;
+      const int64_t px_offset = b * px_batch + s_begin * px_row + t_begin;
+      const int64_t py_offset = b * py_batch + s_begin * py_row + t_begin;
+      const SequenceLattice<T> q{px_ptr + px_offset, px_row, py_ptr + py_offset, py_row,
+                                 s_end - s_begin, t_end - t_begin, n.modified};
+      scores_ptr[b] = forward_sequence(q, with_grad, ws);
+      if (with_grad) {
+        backward_sequence(q, scores_ptr[b], ws, pxg_ptr + px_offset, pyg_ptr + py_offset);
+      }
+    }
+  });
+}
+
+// Float32 for reduced-precision inputs, the input's own type otherwise; contiguous.
+at::Tensor compute_copy(const at::Tensor& t) {
+  const bool reduced = t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
+  return reduced ? t.to(at::kFloat).contiguous() : t.contiguous();
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> run(const at::Tensor& px_in, const at::Tensor& py_in,
+                                                   const std::optional<at::Tensor>& boundary,
+                                                   bool with_grad) {
+  const MutualInformationSizes n = check_mutual_information_inputs(kOpName, px_in, py_in, boundary);
+  TORCH_INTERNAL_ASSERT(px_in.device().is_cpu());
+  const at::Tensor px = compute_copy(px_in), py = compute_copy(py_in);
+  at::Tensor scores = at::empty({n.B}, px.options());
+  at::Tensor px_grad, py_grad;
+  if (with_grad) {
+    px_grad = at::zeros_like(px);
+    py_grad = at::zeros_like(py);
+  }
+  AT_DISPATCH_FLOATING_TYPES(px.scalar_type(), "mutual_information_cpu", [&] {
+    run_batch<scalar_t>(px, py, boundary, n, scores, with_grad ? &px_grad : nullptr,
+                        with_grad ? &py_grad : nullptr);
+  });
+  const auto out_type = px_in.scalar_type();
+  if (!with_grad) return {scores.to(out_type), px_grad, py_grad};
+  return {scores.to(out_type), px_grad.to(out_type), py_grad.to(out_type)};
+}
+
+at::Tensor mutual_information_forward_kernel(const at::Tensor& px, const at::Tensor& py,
+                                             const std::optional<at::Tensor>& boundary) {
+  return std::get<0>(run(px, py, boundary, /*with_grad=*/false));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mutual_information_with_grad_kernel(
+    const at::Tensor& px, const at::Tensor& py, const std::optional<at::Tensor>& boundary) {
+  return run(px, py, boundary, /*with_grad=*/true);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fast_rnnt, CPU, m) {
+  m.impl("mutual_information", TORCH_FN(mutual_information_forward_kernel));
+  m.impl("mutual_information_with_grad", TORCH_FN(mutual_information_with_grad_kernel));
+}
+
+}  // namespace fast_rnnt

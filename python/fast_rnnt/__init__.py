@@ -1,0 +1,20 @@
+"""fast_rnnt: transducer (RNN-T) losses as PyTorch custom ops (``torch.ops.fast_rnnt``).
+
+Every function here is a thin, documented wrapper over an op of the compiled library; the same
+ops serve TorchScript, torch.compile and C++ programs that link ``libfast_rnnt``.
+"""
+
+from ._library import cmake_prefix_path, library_path, with_cuda  # loads the ops first
+from . import _fake  # noqa: F401,I001  (registers the fake kernels)
+from .mutual_information import joint_mutual_information_recursion, mutual_information_recursion
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "cmake_prefix_path",
+    "joint_mutual_information_recursion",
+    "library_path",
+    "mutual_information_recursion",
+    "with_cuda",
+]
