@@ -18,7 +18,7 @@ demo: build
 
 test: build
 	$(PY) -m pytest -q python/tests
-	$(PY) -m cmake -E env ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout 600
+	$(VENV)/bin/ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout 600
 
 build: deps gtest
 	FAST_RNNT_BUILD_TESTS=1 FAST_RNNT_BUILD_DIR=$(BUILD_DIR) \

@@ -42,10 +42,10 @@ inline MutualInformationSizes check_mutual_information_inputs(
               px.dim(), "-D tensor of shape ", px.sizes());
   TORCH_CHECK(py.dim() == 3, op, ": expected py of shape (B, S+1, T), got a ", py.dim(),
               "-D tensor of shape ", py.sizes());
-  TORCH_CHECK_TYPE(is_supported_float(px.scalar_type()), op,
+  TORCH_CHECK(is_supported_float(px.scalar_type()), op,
                    ": expected px to be float32, float64, float16 or bfloat16, got ",
                    px.scalar_type());
-  TORCH_CHECK_TYPE(px.scalar_type() == py.scalar_type(), op, ": px is ", px.scalar_type(),
+  TORCH_CHECK(px.scalar_type() == py.scalar_type(), op, ": px is ", px.scalar_type(),
                    " but py is ", py.scalar_type());
   TORCH_CHECK(px.device() == py.device(), op, ": px is on ", px.device(), " but py is on ",
               py.device());
@@ -61,7 +61,7 @@ inline MutualInformationSizes check_mutual_information_inputs(
   const bool modified = px.size(2) == T;
   if (boundary.has_value()) {
     const at::Tensor& bd = *boundary;
-    TORCH_CHECK_TYPE(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
+    TORCH_CHECK(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
                      bd.scalar_type());
     TORCH_CHECK(bd.dim() == 2 && bd.size(0) == B && bd.size(1) == 4, op,
                 ": expected boundary of shape (B, 4) = (", B, ", 4), got ", bd.sizes());
