@@ -6,6 +6,12 @@
 
 namespace fast_rnnt::cpu {
 
+// The loops work on whole SIMD vectors only: every buffer passed to them must have room for n
+// rounded up to a multiple of kMaxLanes elements. Outputs past n are unspecified.
+constexpr int64_t kMaxLanes = 16;
+
+inline int64_t padded(int64_t n) { return (n + kMaxLanes - 1) / kMaxLanes * kMaxLanes; }
+
 template <typename T>
 struct LogSemiringKernels {
   // out[i] = log(exp(left[i] + x[i]) + exp(down[i] + y[i])); -inf when both terms are -inf.

@@ -18,8 +18,8 @@ template <typename T>
 void log_add_wave(int64_t n, const T* left, const T* x, const T* down, const T* y, T* out) {
   using Vec = Vectorized<T>;
   const Vec neg_inf(-std::numeric_limits<T>::infinity());
-  int64_t i = 0;
-  for (; i + Vec::size() <= n; i += Vec::size()) {
+  static_assert(kMaxLanes % Vec::size() == 0);
+  for (int64_t i = 0; i < n; i += Vec::size()) {  // whole vectors: see kMaxLanes
     const Vec a = Vec::loadu(left + i) + Vec::loadu(x + i);
     const Vec b = Vec::loadu(down + i) + Vec::loadu(y + i);
     const Vec hi = at::vec::maximum(a, b);
@@ -27,11 +27,6 @@ void log_add_wave(int64_t n, const T* left, const T* x, const T* down, const T* 
     const Vec sum = hi + (lo - hi).exp().log1p();
     // hi == -inf: both terms impossible; (lo - hi) would be NaN.
     Vec::blendv(sum, neg_inf, hi == neg_inf).store(out + i);
-  }
-  for (; i < n; ++i) {
-    const T a = left[i] + x[i], b = down[i] + y[i];
-    const T hi = a > b ? a : b, lo = a > b ? b : a;
-    out[i] = hi == -std::numeric_limits<T>::infinity() ? hi : hi + std::log1p(std::exp(lo - hi));
   }
 }
 
@@ -41,8 +36,7 @@ void split_occupancy_wave(int64_t n, const T* left, const T* x, const T* down, c
   using Vec = Vectorized<T>;
   const Vec neg_inf(-std::numeric_limits<T>::infinity());
   const Vec zero(0);
-  int64_t i = 0;
-  for (; i + Vec::size() <= n; i += Vec::size()) {
+  for (int64_t i = 0; i < n; i += Vec::size()) {  // whole vectors: see kMaxLanes
     const Vec pi = Vec::loadu(p + i);
     const Vec oi = Vec::loadu(occ + i);
     const Vec dead = pi == neg_inf;
@@ -50,11 +44,6 @@ void split_occupancy_wave(int64_t n, const T* left, const T* x, const T* down, c
     const Vec yo = oi * (Vec::loadu(down + i) + Vec::loadu(y + i) - pi).exp();
     Vec::blendv(xo, zero, dead).store(x_occ + i);
     Vec::blendv(yo, zero, dead).store(y_occ + i);
-  }
-  for (; i < n; ++i) {
-    const bool dead = p[i] == -std::numeric_limits<T>::infinity();
-    x_occ[i] = dead ? T(0) : occ[i] * std::exp(left[i] + x[i] - p[i]);
-    y_occ[i] = dead ? T(0) : occ[i] * std::exp(down[i] + y[i] - p[i]);
   }
 }
 

@@ -7,8 +7,8 @@
 // a contiguous row (log_semiring.h), so a sequence of S x T cells costs S+T+1 short SIMD loops
 // instead of S*T scalar log-adds, and cells outside the sequence's boundary are never visited.
 //
-// Storage. Wave w of p is kept in a row of width S+3: row[s+1] = p[s, t(w, s)], with -inf
-// sentinels just outside the wave's cells, so the two predecessors of cell s are row'[s]
+// Storage. Wave w of p is kept in a row of width S+3 (plus room for whole SIMD vectors):
+// row[s+1] = p[s, t(w, s)], with -inf sentinels just outside the wave's cells, so the two predecessors of cell s are row'[s]
 // ("left", the px arc) and row'[s+1] ("down", the py arc) of the previous row with no edge
 // cases. Forward-only calls keep two rows; with_grad keeps all rows for the backward sweep,
 // which walks the waves in reverse, splitting each cell's occupancy between its two incoming
@@ -58,6 +58,9 @@ void gather_arcs(const SequenceLattice<T>& q, int64_t w, int64_t lo, int64_t hi,
   }
 }
 
+// A wave row: S+1 cells, a sentinel on each side, and room for the SIMD loops to run over.
+inline int64_t row_width(int64_t S) { return cpu::padded(S + 3) + cpu::kMaxLanes; }
+
 // Scratch space of one thread, reused across the sequences it handles.
 template <typename T>
 struct Workspace {
@@ -70,10 +73,10 @@ template <typename T>
 T forward_sequence(const SequenceLattice<T>& q, bool keep_all, Workspace<T>& ws) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   const auto& kernels = cpu::log_semiring_kernels<T>();
-  const int64_t width = q.S + 3, num_waves = q.num_waves();
+  const int64_t width = row_width(q.S), num_waves = q.num_waves();
   ws.rows.resize((keep_all ? num_waves : 2) * width);
-  ws.x.resize(q.S + 1);
-  ws.y.resize(q.S + 1);
+  ws.x.resize(cpu::padded(q.S + 1));
+  ws.y.resize(cpu::padded(q.S + 1));
   auto row = [&](int64_t w) { return ws.rows.data() + (keep_all ? w : (w & 1)) * width; };
   T* first = row(0);
   first[0] = kNegInf;
@@ -99,10 +102,10 @@ void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T
                        T* py_grad) {
   if (!q.has_path() || score == -std::numeric_limits<T>::infinity()) return;
   const auto& kernels = cpu::log_semiring_kernels<T>();
-  const int64_t width = q.S + 3, num_waves = q.num_waves();
+  const int64_t width = row_width(q.S), num_waves = q.num_waves();
   ws.occ.assign(2 * width, T(0));
-  ws.x_occ.resize(q.S + 1);
-  ws.y_occ.resize(q.S + 1);
+  ws.x_occ.resize(cpu::padded(q.S + 1));
+  ws.y_occ.resize(cpu::padded(q.S + 1));
   auto occ_row = [&](int64_t w) { return ws.occ.data() + (w & 1) * width; };
   occ_row(num_waves - 1)[q.S + 1] = 1;
   for (int64_t w = num_waves - 1; w >= 1; --w) {
@@ -116,13 +119,16 @@ void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T
                                  /*x_occ=*/ws.x_occ.data(), /*y_occ=*/ws.y_occ.data());
     T* occ_prev = occ_row(w - 1);
     std::fill(occ_prev + q.first_row(w - 1), occ_prev + q.last_row(w - 1) + 3, T(0));
+    const T* xo = ws.x_occ.data();
+    const T* yo = ws.y_occ.data();
+    for (int64_t i = 0; i < n; ++i) occ_prev[lo + i] += xo[i];      // to cell s-1 of wave w-1
+    for (int64_t i = 0; i < n; ++i) occ_prev[lo + 1 + i] += yo[i];  // to cell s of wave w-1
+    for (int64_t s = std::max<int64_t>(lo, 1); s <= hi; ++s) {
+      px_grad[(s - 1) * q.px_row + q.px_frame(w, s)] = xo[s - lo];
+    }
     for (int64_t s = lo; s <= hi; ++s) {
-      const T xo = ws.x_occ[s - lo], yo = ws.y_occ[s - lo];
-      const int64_t tx = q.px_frame(w, s), ty = q.py_frame(w, s);
-      if (s >= 1) px_grad[(s - 1) * q.px_row + tx] = xo;
-      if (ty >= 0) py_grad[s * q.py_row + ty] = yo;
-      occ_prev[s] += xo;      // cell (s-1) of wave w-1
-      occ_prev[s + 1] += yo;  // cell s of wave w-1
+      const int64_t ty = q.py_frame(w, s);
+      if (ty >= 0) py_grad[s * q.py_row + ty] = yo[s - lo];
     }
   }
 }
