@@ -47,15 +47,16 @@ def _cuda_home():
 
 
 def _cuda_cmake_args(torch):
-    """CMake arguments that let torch's CMake config find a CUDA toolkit; None if not possible."""
+    """CMake arguments: whether to build the CUDA kernels, and the hints that let torch's CMake
+    config find the CUDA toolkit (a CUDA build of torch needs them even for CPU-only kernels)."""
     want = _flag("FAST_RNNT_WITH_CUDA")
-    cuda_home = _cuda_home()
-    if want is False or torch.version.cuda is None or cuda_home is None:
+    cuda_home = _cuda_home() if torch.version.cuda is not None else None
+    if cuda_home is None:
         if want:
             raise RuntimeError("FAST_RNNT_WITH_CUDA=1 but torch has no CUDA or no CUDA toolkit was found")
-        return None
+        return ["-DFAST_RNNT_WITH_CUDA=OFF"]
     args = [
-        "-DFAST_RNNT_WITH_CUDA=ON",
+        f"-DFAST_RNNT_WITH_CUDA={'OFF' if want is False else 'ON'}",
         f"-DCMAKE_CUDA_COMPILER={cuda_home / 'bin' / 'nvcc'}",
         f"-DCUDAToolkit_ROOT={cuda_home}",
         f"-DCUDA_TOOLKIT_ROOT_DIR={cuda_home}",
@@ -102,8 +103,7 @@ class CMakeBuild(build_ext):
             import ninja
 
             args.append(f"-DCMAKE_MAKE_PROGRAM={Path(ninja.BIN_DIR) / 'ninja'}")
-        cuda = _cuda_cmake_args(torch)
-        args += cuda if cuda else ["-DFAST_RNNT_WITH_CUDA=OFF"]
+        args += _cuda_cmake_args(torch)
         args += shlex.split(os.environ.get("FAST_RNNT_CMAKE_ARGS", ""))
         subprocess.check_call(cmake + args)
         jobs = os.environ.get("MAX_JOBS", str(os.cpu_count() or 1))
