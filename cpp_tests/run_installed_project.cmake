@@ -1,7 +1,10 @@
 # ctest driver: install the freshly built package into a scratch prefix, then configure, build
-# and run cpp_tests/consumer against it. Variables: BUILD_DIR, SOURCE_DIR, WORK_DIR,
-# PREFIX_PATH (torch's), FORWARD_ARGS (the CUDA toolkit hints torch's CMake config needs).
+# and run an out-of-tree project against it. Variables: BUILD_DIR, SOURCE_DIR, WORK_DIR,
+# EXECUTABLE (with its arguments), PREFIX_PATH (torch's), FORWARD_ARGS (the CUDA toolkit hints
+# torch's CMake config needs); lists '|'-separated.
 set(prefix "${WORK_DIR}/prefix")
+string(REPLACE "|" ";" EXECUTABLE "${EXECUTABLE}")
+string(REPLACE "|" ";" FORWARD_ARGS "${FORWARD_ARGS}")
 file(REMOVE_RECURSE "${WORK_DIR}")
 # Search paths through the environment (':'-separated), so no list survives argument splitting.
 string(REPLACE ";" ":" _torch_paths "${PREFIX_PATH}")
@@ -14,7 +17,8 @@ foreach(step IN ITEMS install configure build run)
   elseif(step STREQUAL "build")
     set(cmd ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
   else()
-    set(cmd "${WORK_DIR}/build/consumer")
+    list(POP_FRONT EXECUTABLE program)
+    set(cmd "${WORK_DIR}/build/${program}" ${EXECUTABLE})
   endif()
   execute_process(COMMAND ${cmd} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
