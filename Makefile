@@ -14,6 +14,7 @@ STAMP := $(VENV)/.fast_rnnt-deps
 .PHONY: demo test build deps gtest clean
 
 demo: build
+	@$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install -q matplotlib || echo "(no matplotlib: the demo runs without pictures)"
 	$(PY) examples/demo.py
 
 test: build
