@@ -4,3 +4,4 @@
 // exactly as from Python.
 #include "fast_rnnt/macros.h"
 #include "fast_rnnt/mutual_information.h"
+#include "fast_rnnt/pruned.h"
