@@ -6,12 +6,14 @@ ops serve TorchScript, torch.compile and C++ programs that link ``libfast_rnnt``
 
 from ._library import cmake_prefix_path, library_path, with_cuda  # loads the ops first
 from . import _fake  # noqa: F401,I001  (registers the fake kernels)
+from .arc_logprobs import arc_logprobs
 from .mutual_information import joint_mutual_information_recursion, mutual_information_recursion
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "arc_logprobs",
     "cmake_prefix_path",
     "joint_mutual_information_recursion",
     "library_path",
