@@ -13,6 +13,7 @@
 
 #include <limits>
 
+#include "fast_rnnt/arc_logprobs.h"
 #include "fast_rnnt/mutual_information.h"
 #include "fast_rnnt/pruned.h"
 #include "ops/mutual_information_checks.h"
@@ -66,18 +67,6 @@ at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-// The leaf op (symbol_logprobs, blank_logprobs) of each (b, t, k) row of logits.
-std::tuple<at::Tensor, at::Tensor> call_arc_logprobs(const at::Tensor& logits,
-                                                     const at::Tensor& symbols,
-                                                     int64_t termination_symbol,
-                                                     bool use_hat_loss) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("fast_rnnt::arc_logprobs", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&,
-                                                                 const at::Tensor&, int64_t, bool)>();
-  return op.call(logits, symbols, termination_symbol, use_hat_loss);
-}
 
 // min over t' >= t, along dim 1.
 at::Tensor suffix_min(const at::Tensor& x) {
@@ -217,7 +206,7 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   const auto window_symbols =
       padded.gather(1, ranges.reshape({B, T * s_range})).view({B, T, s_range});
   auto [symbol_lp, blank_lp] =
-      call_arc_logprobs(logits, window_symbols, termination_symbol, use_hat_loss);
+      arc_logprobs(logits, window_symbols, termination_symbol, use_hat_loss);
 
   const auto t_idx = at::arange(T, long_opts).view({1, T, 1});
   if (rnnt_type == RnntType::kConstrained) {

@@ -6,6 +6,7 @@ ops serve TorchScript, torch.compile and C++ programs that link ``libfast_rnnt``
 
 from ._library import cmake_prefix_path, library_path, with_cuda  # loads the ops first
 from . import _fake  # noqa: F401,I001  (registers the fake kernels)
+from .arc_logprobs import arc_logprobs
 from .mutual_information import joint_mutual_information_recursion, mutual_information_recursion
 from .pruned import do_rnnt_pruning, get_rnnt_logprobs_pruned, get_rnnt_prune_ranges, rnnt_loss_pruned
 
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "arc_logprobs",
     "cmake_prefix_path",
     "do_rnnt_pruning",
     "get_rnnt_logprobs_pruned",
