@@ -68,4 +68,4 @@ def _(logits, symbols, termination_symbol, use_hat_loss):
 def _(logits, symbols, termination_symbol, use_hat_loss, normalizer, symbol_grad, blank_grad):
     _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
     torch._check(normalizer.shape == logits.shape[:3], lambda: "_arc_logprobs_backward: expected normalizer of shape (B, T, K)")
-    return logits.new_empty(logits.shape, memory_format=torch.contiguous_format)
+    return logits.new_empty(logits.shape)
