@@ -335,13 +335,13 @@ def test_training_step(rnnt_type):
     (0.5 * simple_loss + pruned_loss).backward()
     for p in params:
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
-    first = float(pruned_loss)
+    first = pruned_loss.item()
     for _ in range(15):
         opt.zero_grad()
         simple_loss, pruned_loss = step()
         (0.5 * simple_loss + pruned_loss).backward()
         opt.step()
-    assert float(pruned_loss) < first
+    assert pruned_loss.item() < first
 
 
 # ----------------------------------------------------------------------------- TorchScript / compile
