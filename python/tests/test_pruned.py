@@ -423,3 +423,37 @@ def test_bad_inputs():
         fast_rnnt.get_rnnt_prune_ranges(torch.zeros(2, 3, 6), torch.zeros(2, 3, 5), None, 2)
     with pytest.raises(RuntimeError, match="get_rnnt_prune_ranges: expected px_grad.size\\(2\\) to be T\\+1=6"):
         fast_rnnt.get_rnnt_prune_ranges(torch.zeros(2, 3, 3), torch.zeros(2, 4, 5), None, 2)
+
+
+# ----------------------------------------------------------------------------- opcheck / scripting
+
+
+def _op_samples(device, requires_grad):
+    i = sample_inputs(device, requires_grad=requires_grad)
+    px_grad, py_grad = occupancies(3, 4, 7, True, i["boundary"].cpu())
+    am = torch.randn(3, 7, 4, dtype=torch.float64, device=device, requires_grad=requires_grad)
+    lm = torch.randn(3, 5, 4, dtype=torch.float64, device=device, requires_grad=requires_grad)
+    common = (i["logits"], i["symbols"], i["ranges"], 0, i["boundary"])
+    return [
+        ("rnnt_loss_pruned", (*common, "regular", 0.1, "sum", False)),
+        ("rnnt_loss_pruned", (*common, "constrained", 0.0, "none", True)),
+        ("get_rnnt_logprobs_pruned", (*common, "modified", False)),
+        ("do_rnnt_pruning", (am, lm, i["ranges"])),
+        ("get_rnnt_prune_ranges", (px_grad.to(device), py_grad.to(device), i["boundary"], 3)),
+    ]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_opcheck(device, requires_grad):
+    for name, args in _op_samples(device, requires_grad):
+        torch.library.opcheck(getattr(torch.ops.fast_rnnt, name).default, args)
+
+
+def test_wrappers_are_scriptable():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(fast_rnnt.get_rnnt_prune_ranges)
+        for fn in (fast_rnnt.do_rnnt_pruning, fast_rnnt.get_rnnt_logprobs_pruned, fast_rnnt.rnnt_loss_pruned):
+            torch.jit.script(fn)
+    px_grad, py_grad = occupancies(2, 3, 5, True)
+    torch.testing.assert_close(scripted(px_grad, py_grad, None, 3), fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 3))
