@@ -17,7 +17,9 @@
 //                  leaves its frame: px[b,s,t] += py[b,s+1,t].
 // All functions are registered ops (torch.ops.fast_rnnt.<name>) built from ATen ops, the
 // arc_logprobs leaf and the recursion at CompositeImplicitAutograd, so autograd, fake tensors and
-// TorchScript behave identically from Python and C++.
+// TorchScript behave identically from Python and C++. Shapes, dtypes, devices and options are
+// checked on every call; the values of ranges and boundary only for plain CPU tensors (on CUDA
+// that would cost a host sync per call, and fake tensors have no values).
 #include <ATen/ATen.h>
 
 #include <optional>
