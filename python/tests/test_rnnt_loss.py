@@ -118,8 +118,6 @@ def test_return_grad_is_occupancy(device, kind, rnnt_type):
     getter = fast_rnnt.get_rnnt_logprobs if kind == "simple" else (
         lambda *a, **k: fast_rnnt.get_rnnt_logprobs_smoothed(*a[:4], 0.25, 0.15, **k))
     px, py = getter(lm, am, symbols, 0, rnnt_type=rnnt_type, boundary=boundary)
-    px = fast_rnnt.rnnt_loss  # placeholder to keep names distinct below
-    px, py = getter(lm, am, symbols, 0, rnnt_type=rnnt_type, boundary=boundary)
     px = R.apply_delay_penalty_reference(px.cpu(), 0.2, rnnt_type, boundary.cpu()).requires_grad_()
     py = py.cpu().requires_grad_()
     scores = fast_rnnt.mutual_information_recursion(px, py, boundary.cpu())
