@@ -151,7 +151,8 @@ std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntType type,
       px = px + py.narrow_symint(1, 1, px.sym_size(1));
       break;
   }
-  return {px, py};
+  // The recursion reads contiguous rows (it would copy otherwise).
+  return {px.contiguous(), py.contiguous()};
 }
 
 Tensor apply_delay_penalty(const Tensor& px, RnntType type, double delay_penalty,

@@ -99,7 +99,6 @@ def _place_on_lattice(
     T1 = T + 1 if rnnt_type == "regular" else T
     px = torch.full((B, S, T1), NEG_INF, dtype=torch.float64)
     py = torch.full((B, S + 1, T), NEG_INF, dtype=torch.float64)
-    px_rows = []
     for b in range(B):
         for s in range(S + 1):
             for t in range(T):
