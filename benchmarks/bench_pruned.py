@@ -82,20 +82,22 @@ def fast_rnnt_pruned_loss(logits, symbols, ranges, termination_symbol, boundary)
     return fast_rnnt.rnnt_loss_pruned(logits, symbols, ranges, termination_symbol, boundary, reduction="sum")
 
 
-def timed(fn, args, iters, device):
-    times = []
-    for i in range(iters + 2):
-        for a in args[:2]:
-            a.grad = None
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn(*args)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= 2:  # warm-up
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fns, args, iters, device):
+    """Median seconds of each fn(*args); the fns alternate so that load changes hit both alike."""
+    times = [[] for _ in fns]
+    for i in range(iters + 1):
+        for fn, out in zip(fns, times):
+            for a in args[:2]:
+                a.grad = None
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn(*args)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= 1:  # the first round warms up
+                out.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
 
 
 def main():
@@ -105,14 +107,17 @@ def main():
     p.add_argument("--quantiles", type=float, nargs="+", default=[0.25, 0.5, 0.9])
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--dtype", default="float32")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     shapes = torch.load(SHAPES, weights_only=True)
     order = torch.argsort(shapes[:, 0].long() * 1000 + shapes[:, 1].long())
     shapes = shapes[order]
     ours = build_step(device, dtype, fast_rnnt_pruned_loss)
     theirs = build_step(device, dtype, k2_style_pruned_loss)
-    print(f"device={device} dtype={dtype} C={C} D={D} s_range={S_RANGE}; median of {args.iters} steps")
+    print(f"device={device} dtype={dtype} threads={torch.get_num_threads()} C={C} D={D} s_range={S_RANGE}; median of {args.iters} steps")
     print("whole step (simple loss, ranges, pruning, joiner, pruned loss, backward) | pruned loss alone (fwd+bwd on fixed logits)")
     print(f"{'B':>3} {'T':>4} {'U':>4} {'fast_rnnt ms':>13} {'aten/k2 ms':>11} {'speedup':>8} | {'fast_rnnt ms':>13} {'aten/k2 ms':>11} {'speedup':>8}")
     for B in args.batch_sizes:
@@ -122,8 +127,7 @@ def main():
             batch = make_batch(rows, device, dtype)
             la, lb = ours(*batch), theirs(*batch)  # same loss both ways (sanity)
             torch.testing.assert_close(la.float(), lb.float(), rtol=1e-4, atol=1e-2)
-            a = timed(ours, batch, args.iters, device)
-            b = timed(theirs, batch, args.iters, device)
+            a, b = timed([ours, theirs], batch, args.iters, device)
             # The pruned loss alone, on fixed logits and ranges.
             enc, dec, symbols, boundary = batch
             T, S = enc.size(1), symbols.size(1)
@@ -134,8 +138,7 @@ def main():
             def loss_only(fn):
                 return lambda x, y: fn(x, symbols, ranges, 0, boundary).backward()
 
-            c = timed(loss_only(fast_rnnt_pruned_loss), (logits, logits), args.iters, device)
-            d = timed(loss_only(k2_style_pruned_loss), (logits, logits), args.iters, device)
+            c, d = timed([loss_only(fast_rnnt_pruned_loss), loss_only(k2_style_pruned_loss)], (logits, logits), args.iters, device)
             print(
                 f"{B:>3} {int(rows[:, 0].max()):>4} {int(rows[:, 1].max()):>4} {a * 1e3:>13.1f} {b * 1e3:>11.1f} {b / a:>7.2f}x"
                 f" | {c * 1e3:>13.1f} {d * 1e3:>11.1f} {d / c:>7.2f}x"
