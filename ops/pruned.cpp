@@ -142,27 +142,30 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
                                                              const at::Tensor& lm,
                                                              const at::Tensor& ranges) {
   constexpr char op[] = "do_rnnt_pruning";
-  TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, D), got a ", am.dim(),
+  TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, D_am), got a ", am.dim(),
               "-D tensor of shape ", am.sizes());
-  TORCH_CHECK(lm.dim() == 3, op, ": expected lm of shape (B, S+1, D), got a ", lm.dim(),
+  TORCH_CHECK(lm.dim() == 3, op, ": expected lm of shape (B, S+1, D_lm), got a ", lm.dim(),
               "-D tensor of shape ", lm.sizes());
   TORCH_CHECK(ranges.dim() == 3, op, ": expected ranges of shape (B, T, s_range), got a ",
               ranges.dim(), "-D tensor of shape ", ranges.sizes());
-  const int64_t B = am.size(0), T = am.size(1), D = am.size(2), S = lm.size(1) - 1;
+  const int64_t B = am.size(0), T = am.size(1), S = lm.size(1) - 1;
+  const int64_t am_dim = am.size(2), lm_dim = lm.size(2);
   const int64_t s_range = ranges.size(2);
-  TORCH_CHECK(lm.size(0) == B && lm.size(2) == D, op, ": expected lm of shape (B, S+1, D) with B=",
-              B, " and D=", D, " as in am of shape ", am.sizes(), ", got ", lm.sizes());
+  TORCH_CHECK(lm.size(0) == B, op, ": batch size mismatch: am.size(0)=", B, " but lm.size(0)=",
+              lm.size(0));
   TORCH_CHECK(S >= 0, op, ": expected lm to have at least one position (S+1 >= 1), got ",
               lm.sizes());
   TORCH_CHECK(lm.device() == am.device(), op, ": lm is on ", lm.device(), " but am is on ",
               am.device());
   check_ranges(op, ranges, B, T, s_range, S, am.device());
 
-  at::Tensor am_pruned = am.unsqueeze(2).expand({B, T, s_range, D});
-  // One row gather over the flattened (B*(S+1), D) decoder output; its backward is an index_add.
+  at::Tensor am_pruned = am.unsqueeze(2).expand({B, T, s_range, am_dim});
+  // One row gather over the flattened (B*(S+1), D_lm) decoder output; its backward is an
+  // index_add.
   const auto rows = ranges + at::arange(B, ranges.options()).mul_(S + 1).view({B, 1, 1});
-  at::Tensor lm_pruned =
-      lm.reshape({B * (S + 1), D}).index_select(0, rows.reshape(-1)).view({B, T, s_range, D});
+  at::Tensor lm_pruned = lm.reshape({B * (S + 1), lm_dim})
+                             .index_select(0, rows.reshape(-1))
+                             .view({B, T, s_range, lm_dim});
   return {am_pruned, lm_pruned};
 }
 

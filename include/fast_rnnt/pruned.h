@@ -61,10 +61,11 @@ FAST_RNNT_API at::Tensor get_rnnt_prune_ranges(const at::Tensor& px_grad, const 
                                                int64_t s_range);
 
 // Gathers each frame's window of decoder outputs, and broadcasts the encoder output over it:
-//   am: (B, T, D); lm: (B, S+1, D); ranges: (B, T, s_range) int64 with values in [0, S].
-// Returns (am_pruned, lm_pruned), each (B, T, s_range, D): am_pruned[b,t,k] = am[b,t] (an
-// expanded view of am, no copy), lm_pruned[b,t,k] = lm[b, ranges[b,t,k]]. Differentiable
-// w.r.t. am and lm.
+//   am: (B, T, D_am); lm: (B, S+1, D_lm) (the widths may differ); ranges: (B, T, s_range) int64,
+//   ranges[b,t,k] = ranges[b,t,0] + k, values in [0, S].
+// Returns (am_pruned (B, T, s_range, D_am), lm_pruned (B, T, s_range, D_lm)):
+// am_pruned[b,t,k] = am[b,t] (an expanded view of am, no copy), lm_pruned[b,t,k] =
+// lm[b, ranges[b,t,k]]. Differentiable w.r.t. am and lm.
 FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning(const at::Tensor& am,
                                                                  const at::Tensor& lm,
                                                                  const at::Tensor& ranges);

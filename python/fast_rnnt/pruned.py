@@ -53,12 +53,14 @@ def do_rnnt_pruning(am: Tensor, lm: Tensor, ranges: Tensor) -> Tuple[Tensor, Ten
     r"""Gathers the joiner inputs of each frame's window of symbol positions.
 
     Args:
-        am: (B, T, D) encoder output (projected for the joiner).
-        lm: (B, S+1, D) decoder output (projected for the joiner), same device.
+        am: (B, T, D_am) encoder output (projected for the joiner).
+        lm: (B, S+1, D_lm) decoder output (projected for the joiner), same device; the
+            widths may differ.
         ranges: (B, T, s_range) int64 from :func:`get_rnnt_prune_ranges`, values in ``[0, S]``.
 
     Returns:
-        ``(am_pruned, lm_pruned)``, each (B, T, s_range, D): ``am_pruned`` is ``am`` broadcast
+        ``(am_pruned, lm_pruned)``, (B, T, s_range, D_am) and (B, T, s_range, D_lm):
+        ``am_pruned`` is ``am`` broadcast
         over the window (an expanded view, no copy), ``lm_pruned[b, t, k] = lm[b,
         ranges[b, t, k]]``. Both differentiable w.r.t. their inputs.
     """

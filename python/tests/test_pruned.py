@@ -202,6 +202,9 @@ def test_do_rnnt_pruning(device):
     a2 = am[:2, :3, :2].detach().clone().requires_grad_()
     l2 = lm[:2, :, :2].detach().clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda a, l: fast_rnnt.do_rnnt_pruning(a, l, ranges[:2, :3]), (a2, l2))
+    # Encoder and decoder widths may differ.
+    am_pruned, lm_pruned = fast_rnnt.do_rnnt_pruning(am[:, :, :5], lm[:, :, :3], ranges)
+    assert am_pruned.shape == (B, T, s_range, 5) and lm_pruned.shape == (B, T, s_range, 3)
 
 
 # ----------------------------------------------------------------------------- logprobs / loss
@@ -413,8 +416,10 @@ def test_bad_inputs():
         call(**with_(logits=inputs["logits"][:, :, :1], ranges=inputs["ranges"][:, :, :1]))
     with pytest.raises(RuntimeError, match="expected s_range <= S\\+1"):
         call(**with_(symbols=inputs["symbols"][:, :1]))
-    with pytest.raises(RuntimeError, match="do_rnnt_pruning: expected lm of shape \\(B, S\\+1, D\\)"):
-        fast_rnnt.do_rnnt_pruning(torch.zeros(3, 7, 4), torch.zeros(3, 5, 2), inputs["ranges"])
+    with pytest.raises(RuntimeError, match="do_rnnt_pruning: batch size mismatch"):
+        fast_rnnt.do_rnnt_pruning(torch.zeros(3, 7, 4), torch.zeros(2, 5, 4), inputs["ranges"])
+    with pytest.raises(RuntimeError, match="do_rnnt_pruning: expected ranges of shape \\(B, T, s_range\\)"):
+        fast_rnnt.do_rnnt_pruning(torch.zeros(3, 6, 4), torch.zeros(3, 5, 4), inputs["ranges"])
     with pytest.raises(RuntimeError, match="do_rnnt_pruning: ranges\\[1, 2\\]"):
         bad = inputs["ranges"].clone()
         bad[1, 2] += 5
