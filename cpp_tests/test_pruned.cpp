@@ -28,8 +28,8 @@ TEST(Pruned, PruneRangesByHand) {
     // Modified lattice (px_grad (B, S, T)), one position per window: one symbol per frame.
     auto modified = fast_rnnt::get_rnnt_prune_ranges(px_grad.narrow(2, 0, 3), py_grad,
                                                      std::nullopt, 1);
-    EXPECT_TRUE(torch::equal(modified.cpu(), torch::tensor({0, 1, 2}, torch::kLong).reshape({1, 3, 1})))
-        << modified;
+    auto expected_modified = torch::tensor({0, 1, 2}, torch::kLong).reshape({1, 3, 1});
+    EXPECT_TRUE(torch::equal(modified.cpu(), expected_modified)) << modified;
   }
 }
 
@@ -55,7 +55,8 @@ TEST(Pruned, LossForwardBackwardByHand) {
                       .reshape({1, 1, 2, 2})
                       .requires_grad_();
     auto symbols = torch::tensor({1}, torch::dtype(torch::kLong).device(device)).reshape({1, 1});
-    auto ranges = torch::tensor({0, 1}, torch::dtype(torch::kLong).device(device)).reshape({1, 1, 2});
+    auto ranges =
+        torch::tensor({0, 1}, torch::dtype(torch::kLong).device(device)).reshape({1, 1, 2});
     auto loss = fast_rnnt::rnnt_loss_pruned(logits, symbols, ranges, /*termination_symbol=*/0);
     EXPECT_NEAR(loss.item<double>(), 1.0064088680781681, 1e-12) << device;
     loss.backward();

@@ -65,8 +65,8 @@ inline void check_boundary(const char* op, const std::optional<at::Tensor>& boun
                    bd.scalar_type());
   TORCH_CHECK(bd.dim() == 2 && bd.size(0) == B && bd.size(1) == 4, op,
               ": expected boundary of shape (B, 4) = (", B, ", 4), got ", bd.sizes());
-  TORCH_CHECK(bd.device() == device, op, ": boundary is on ", bd.device(), " but the other inputs are on ",
-              device);
+  TORCH_CHECK(bd.device() == device, op, ": boundary is on ", bd.device(),
+              " but the other inputs are on ", device);
 }
 
 // ranges (B, T, s_range) int64 on `device`; on the CPU also its values: in [0, S] and
