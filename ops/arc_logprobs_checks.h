@@ -36,9 +36,11 @@ inline void check_termination_symbol(const char* op, int64_t termination_symbol,
 }
 
 // Shapes, dtypes, devices and value ranges of (logits, symbols, termination_symbol, use_hat_loss).
+// The CUDA backward skips the symbol values (check_values=false): the forward checked them.
 inline ArcLogprobsSizes check_arc_logprobs_inputs(const char* op, const at::Tensor& logits,
                                                   const at::Tensor& symbols,
-                                                  int64_t termination_symbol, bool use_hat_loss) {
+                                                  int64_t termination_symbol, bool use_hat_loss,
+                                                  bool check_values = true) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, K, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
   TORCH_CHECK_TYPE(logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kDouble ||
@@ -64,7 +66,7 @@ inline ArcLogprobsSizes check_arc_logprobs_inputs(const char* op, const at::Tens
     TORCH_CHECK(n.C >= 2, op, ": use_hat_loss=True expects at least 2 classes, got logits of shape ",
                 logits.sizes());
   }
-  check_symbol_values(op, symbols, n.C);
+  if (check_values) check_symbol_values(op, symbols, n.C);
   return n;
 }
 

@@ -11,173 +11,11 @@
 #include "fast_rnnt/mutual_information.h"
 #include "fast_rnnt/rnnt_loss.h"
 #include "ops/arc_logprobs_checks.h"
+#include "ops/rnnt_lattice.h"
+#include "ops/rnnt_loss_checks.h"
 
 namespace fast_rnnt {
 namespace {
-
-using c10::SymInt;
-using at::Tensor;
-
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-enum class RnntType { kRegular, kModified, kConstrained };
-enum class Reduction { kNone, kMean, kSum };
-
-RnntType parse_rnnt_type(const char* op, std::string_view rnnt_type) {
-  if (rnnt_type == "regular") return RnntType::kRegular;
-  if (rnnt_type == "modified") return RnntType::kModified;
-  if (rnnt_type == "constrained") return RnntType::kConstrained;
-  TORCH_CHECK(false, op, ": expected rnnt_type to be 'regular', 'modified' or 'constrained', got '",
-              std::string(rnnt_type), "'");
-}
-
-Reduction parse_reduction(const char* op, std::string_view reduction) {
-  if (reduction == "none") return Reduction::kNone;
-  if (reduction == "mean") return Reduction::kMean;
-  if (reduction == "sum") return Reduction::kSum;
-  TORCH_CHECK(false, op, ": expected reduction to be 'none', 'mean' or 'sum', got '",
-              std::string(reduction), "'");
-}
-
-// Whether the values of t can be read: not while tracing (fake, meta or functional tensors).
-bool has_values(const Tensor& t) {
-  if (t.is_meta()) return false;
-  const auto keys = t.key_set();
-  return !keys.has(c10::DispatchKey::Python) && !keys.has(c10::DispatchKey::Functionalize);
-}
-
-bool is_float(const Tensor& t) {
-  const auto d = t.scalar_type();
-  return d == at::kFloat || d == at::kDouble || d == at::kHalf || d == at::kBFloat16;
-}
-
-struct LatticeSizes {
-  SymInt B, S, T, C;
-};
-
-// What every loss checks once the joiner's shapes have given (B, S, T, C).
-void check_common(const char* op, const LatticeSizes& n, const Tensor& symbols,
-                  const Tensor& reference, int64_t termination_symbol, RnntType type,
-                  const std::optional<Tensor>& boundary) {
-  TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
-              "-D tensor of shape ", symbols.sym_sizes());
-  TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
-                   symbols.scalar_type());
-  TORCH_CHECK(symbols.sym_size(0) == n.B && symbols.sym_size(1) == n.S, op,
-              ": expected symbols of shape (B, S) = (", n.B, ", ", n.S, "), got ",
-              symbols.sym_sizes());
-  TORCH_CHECK(symbols.device() == reference.device(), op, ": symbols is on ", symbols.device(),
-              " but the scores are on ", reference.device());
-  TORCH_CHECK(termination_symbol >= 0 && n.C > termination_symbol, op,
-              ": expected termination_symbol in [0, C) = [0, ", n.C, "), got ", termination_symbol);
-  TORCH_CHECK(type != RnntType::kModified || n.T >= n.S, op,
-              ": rnnt_type='modified' requires T >= S, got T=", n.T, " and S=", n.S);
-  if (boundary.has_value()) {
-    const Tensor& bd = *boundary;
-    TORCH_CHECK_TYPE(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
-                     bd.scalar_type());
-    TORCH_CHECK(bd.dim() == 2 && bd.sym_size(0) == n.B && bd.sym_size(1) == 4, op,
-                ": expected boundary of shape (B, 4) = (", n.B, ", 4), got ", bd.sym_sizes());
-    TORCH_CHECK(bd.device() == reference.device(), op, ": boundary is on ", bd.device(),
-                " but the scores are on ", reference.device());
-  }
-  if (has_values(symbols)) check_symbol_values(op, symbols, n.C.guard_int(__FILE__, __LINE__));
-}
-
-LatticeSizes check_lm_am(const char* op, const Tensor& lm, const Tensor& am,
-                         const Tensor& symbols, int64_t termination_symbol, RnntType type,
-                         const std::optional<Tensor>& boundary) {
-  TORCH_CHECK(lm.dim() == 3, op, ": expected lm of shape (B, S+1, C), got a ", lm.dim(),
-              "-D tensor of shape ", lm.sym_sizes());
-  TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, C), got a ", am.dim(),
-              "-D tensor of shape ", am.sym_sizes());
-  TORCH_CHECK_TYPE(is_float(lm), op, ": expected lm to be float32, float64, float16 or bfloat16, "
-                   "got ", lm.scalar_type());
-  TORCH_CHECK_TYPE(am.scalar_type() == lm.scalar_type(), op, ": lm is ", lm.scalar_type(),
-                   " but am is ", am.scalar_type());
-  TORCH_CHECK(am.device() == lm.device(), op, ": lm is on ", lm.device(), " but am is on ",
-              am.device());
-  TORCH_CHECK(lm.sym_size(0) == am.sym_size(0), op, ": batch size mismatch: lm.size(0)=",
-              lm.sym_size(0), " but am.size(0)=", am.sym_size(0));
-  TORCH_CHECK(lm.sym_size(2) == am.sym_size(2), op, ": number of classes mismatch: lm.size(2)=",
-              lm.sym_size(2), " but am.size(2)=", am.sym_size(2));
-  TORCH_CHECK(lm.sym_size(1) >= 1, op, ": expected lm of shape (B, S+1, C) with S+1 >= 1, got ",
-              lm.sym_sizes());
-  const LatticeSizes n{am.sym_size(0), lm.sym_size(1) - 1, am.sym_size(1), am.sym_size(2)};
-  check_common(op, n, symbols, lm, termination_symbol, type, boundary);
-  return n;
-}
-
-LatticeSizes check_logits(const char* op, const Tensor& logits, const Tensor& symbols,
-                          int64_t termination_symbol, RnntType type,
-                          const std::optional<Tensor>& boundary) {
-  TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, S+1, C), got a ",
-              logits.dim(), "-D tensor of shape ", logits.sym_sizes());
-  TORCH_CHECK_TYPE(is_float(logits), op,
-                   ": expected logits to be float32, float64, float16 or bfloat16, got ",
-                   logits.scalar_type());
-  TORCH_CHECK(logits.sym_size(2) >= 1, op,
-              ": expected logits of shape (B, T, S+1, C) with S+1 >= 1, got ", logits.sym_sizes());
-  const LatticeSizes n{logits.sym_size(0), logits.sym_size(2) - 1, logits.sym_size(1),
-                       logits.sym_size(3)};
-  if (symbols.dim() == 2) {
-    TORCH_CHECK(symbols.sym_size(0) == n.B && symbols.sym_size(1) == n.S, op,
-                ": expected symbols of shape (B, S) = (", n.B, ", ", n.S,
-                ") for logits of shape (B, T, S+1, C) = ", logits.sym_sizes(), ", got ",
-                symbols.sym_sizes());
-  }
-  check_common(op, n, symbols, logits, termination_symbol, type, boundary);
-  return n;
-}
-
-// px (B, S, T) and py (B, S+1, T) of per-cell log-probabilities -> the recursion's inputs.
-std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntType type,
-                                            const std::optional<Tensor>& boundary) {
-  switch (type) {
-    case RnntType::kRegular: {
-      // No symbol can be emitted after the last frame: column T (and t_end) of px is -inf.
-      const SymInt B = px.sym_size(0), S = px.sym_size(1);
-      px = at::cat({px, at::full_symint({B, S, 1}, kNegInf, px.options())}, 2);
-      if (boundary.has_value()) {
-        const Tensor frames = at::arange(px.sym_size(2), boundary->options());
-        const Tensor last = frames.view({1, 1, -1}) == boundary->select(1, 3).view({-1, 1, 1});
-        px = px.masked_fill(last, kNegInf);
-      }
-      break;
-    }
-    case RnntType::kModified:
-      break;
-    case RnntType::kConstrained:
-      px = px + py.narrow_symint(1, 1, px.sym_size(1));
-      break;
-  }
-  // The recursion reads contiguous rows (it would copy otherwise).
-  return {px.contiguous(), py.contiguous()};
-}
-
-Tensor apply_delay_penalty(const Tensor& px, RnntType type, double delay_penalty,
-                           const std::optional<Tensor>& boundary) {
-  if (!(delay_penalty > 0.0)) return px;  // as k2: only a positive penalty applies
-  const SymInt B = px.sym_size(0), T1 = px.sym_size(2);
-  const SymInt T = type == RnntType::kRegular ? T1 - 1 : T1;
-  const Tensor t_end = boundary.has_value() ? boundary->select(1, 3).to(px.scalar_type())
-                                            : at::full_symint({B}, c10::Scalar(T), px.options());
-  const Tensor frames = at::arange(T1, px.options());
-  const Tensor penalty = ((t_end - 1) / 2).view({-1, 1, 1}) - frames.view({1, 1, -1});
-  return px + penalty * delay_penalty;
-}
-
-Tensor reduce(const Tensor& scores, Reduction reduction) {
-  switch (reduction) {
-    case Reduction::kNone:
-      return -scores;
-    case Reduction::kSum:
-      return -scores.sum();
-    case Reduction::kMean:
-      break;
-  }
-  return -scores.mean();
-}
 
 double smallest_normal(at::ScalarType t) {
   switch (t) {
@@ -304,9 +142,9 @@ auto simple_loss(const char* op, const Tensor& lm, const Tensor& am, const Tenso
   px = apply_delay_penalty(px, type, delay_penalty, boundary);
   if constexpr (kWithGrad) {
     auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
-    return std::make_tuple(reduce(scores, red), px_grad, py_grad);
+    return std::make_tuple(reduce_loss(scores, red), px_grad, py_grad);
   } else {
-    return reduce(mutual_information_recursion(px, py, boundary), red);
+    return reduce_loss(mutual_information_recursion(px, py, boundary), red);
   }
 }
 
@@ -348,9 +186,9 @@ auto smoothed_loss(const char* op, const Tensor& lm, const Tensor& am, const Ten
   px = apply_delay_penalty(px, type, delay_penalty, boundary);
   if constexpr (kWithGrad) {
     auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
-    return std::make_tuple(reduce(scores, red), px_grad, py_grad);
+    return std::make_tuple(reduce_loss(scores, red), px_grad, py_grad);
   } else {
-    return reduce(mutual_information_recursion(px, py, boundary), red);
+    return reduce_loss(mutual_information_recursion(px, py, boundary), red);
   }
 }
 
@@ -390,7 +228,7 @@ Tensor rnnt_loss_composite(const Tensor& logits, const Tensor& symbols,
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] = joint_logprobs(op, logits, symbols, termination_symbol, type, boundary);
   px = apply_delay_penalty(px, type, delay_penalty, boundary);
-  return reduce(mutual_information_recursion(px, py, boundary), red);
+  return reduce_loss(mutual_information_recursion(px, py, boundary), red);
 }
 
 }  // namespace

@@ -71,13 +71,15 @@ __global__ void arc_logprobs_forward_rows(const scalar_t* __restrict__ logits, R
   const scalar_t* x = logits + logit_row(r);
   const int64_t first = hat ? 1 : 0;
   acc_t m = neg_inf<acc_t>(), s = 0;
+  bool nan = false;  // max() drops NaNs: they are tracked apart and poison the row at the end
   for (int64_t c = first + lane; c < C; c += kWarpSize) {
     const acc_t v = static_cast<acc_t>(x[c]);
     if (v > m) {
       s = (m == neg_inf<acc_t>() ? acc_t(0) : s * exp(m - v)) + acc_t(1);
       m = v;
     } else if (v != neg_inf<acc_t>()) {
-      s += exp(v - m);  // NaN propagates
+      nan = nan || isnan(v);
+      s += exp(v - m);
     }
   }
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
@@ -85,8 +87,9 @@ __global__ void arc_logprobs_forward_rows(const scalar_t* __restrict__ logits, R
     const acc_t s2 = __shfl_xor_sync(0xffffffffu, s, offset);
     merge(m, s, m2, s2);
   }
+  nan = __any_sync(0xffffffffu, nan);
   if (lane != 0) return;
-  const acc_t lse = (m == neg_inf<acc_t>() || isinf(m)) ? m : m + log(s);
+  const acc_t lse = nan ? acc_t(NAN) : (isinf(m) ? m : m + log(s));
   const int64_t v = symbols[symbol_at(r)];
   const acc_t x_sym = (v >= 0 && v < C) ? static_cast<acc_t>(x[v]) : acc_t(NAN);
   if (!hat) {
@@ -187,7 +190,10 @@ at::Tensor arc_logprobs_backward_kernel(const at::Tensor& logits_in, const at::T
                                         const at::Tensor& blank_grad) {
   constexpr char op[] = "_arc_logprobs_backward";
   const ArcLogprobsSizes n =
-      check_arc_logprobs_inputs(op, logits_in, symbols, termination_symbol, use_hat_loss);
+      // No host sync for the symbol values here: the forward checked them, and a symbol out of
+      // range only drops its term in the kernel (c == v never holds), it is never an address.
+      check_arc_logprobs_inputs(op, logits_in, symbols, termination_symbol, use_hat_loss,
+                                /*check_values=*/false);
   check_arc_logprobs_grads(op, logits_in, normalizer, symbol_grad, blank_grad);
   TORCH_INTERNAL_ASSERT(logits_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(logits_in.device());

@@ -321,13 +321,20 @@ def test_torchscript():
         torch.testing.assert_close(x, y)
 
 
-@pytest.mark.parametrize("op_name", ["rnnt_loss", "rnnt_loss_simple"])
+@pytest.mark.parametrize(
+    "op_name",
+    ["rnnt_loss", "rnnt_loss_simple", "rnnt_loss_simple_with_grad", "rnnt_loss_smoothed", "get_rnnt_logprobs_joint"],
+)
 def test_opcheck_composites(op_name):
     lm, am, symbols, boundary = sample_inputs("cpu", dtype=torch.float32, requires_grad=True)
-    if op_name == "rnnt_loss":
-        args = (joint_logits(lm, am).requires_grad_(), symbols, 0, boundary, "regular", 0.5, "mean")
-    else:
-        args = (lm, am, symbols, 0, boundary, "constrained", 0.0, "sum")
+    logits = joint_logits(lm, am).requires_grad_()
+    args = {
+        "rnnt_loss": (logits, symbols, 0, boundary, "regular", 0.5, "mean"),
+        "rnnt_loss_simple": (lm, am, symbols, 0, boundary, "constrained", 0.0, "sum"),
+        "rnnt_loss_simple_with_grad": (lm, am, symbols, 0, boundary, "modified", 0.2, "none"),
+        "rnnt_loss_smoothed": (lm, am, symbols, 0, 0.1, 0.2, boundary, "regular", 0.3, "mean"),
+        "get_rnnt_logprobs_joint": (logits, symbols, 0, "constrained", boundary),
+    }[op_name]
     torch.library.opcheck(getattr(torch.ops.fast_rnnt, op_name).default, args)
 
 
