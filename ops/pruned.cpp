@@ -195,6 +195,8 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   TORCH_CHECK(!use_hat_loss || termination_symbol == 0, op,
               ": use_hat_loss=True requires termination_symbol == 0 (the HAT blank is class 0), "
               "got termination_symbol=", termination_symbol);
+  TORCH_CHECK(rnnt_type != RnntType::kModified || T >= S, op,
+              ": rnnt_type='modified' requires T >= S, got T=", T, " and S=", S);
   const bool regular = rnnt_type == RnntType::kRegular;
   check_s_range(op, s_range, S, regular);
   check_ranges(op, ranges, B, T, s_range, S, logits.device());

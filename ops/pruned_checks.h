@@ -1,7 +1,7 @@
 #pragma once
 // Validation of the pruned-RNN-T ops' inputs. The ops are composites (no device kernels), so
 // these run once per call, before any ATen op; every caller (Python, TorchScript, C++) sees the
-// same errors.
+// same errors. The rnnt_type / reduction parsing is the losses' own (rnnt_loss_checks.h).
 #include <ATen/ATen.h>
 #include <ATen/FunctionalTensorWrapper.h>
 
@@ -9,27 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "ops/rnnt_loss_checks.h"  // RnntType, Reduction and their parsers, shared with rnnt_loss
+
 namespace fast_rnnt {
-
-enum class RnntType { kRegular, kModified, kConstrained };
-
-inline RnntType parse_rnnt_type(const char* op, std::string_view rnnt_type) {
-  if (rnnt_type == "regular") return RnntType::kRegular;
-  if (rnnt_type == "modified") return RnntType::kModified;
-  if (rnnt_type == "constrained") return RnntType::kConstrained;
-  TORCH_CHECK(false, op, ": expected rnnt_type to be one of 'regular', 'modified', 'constrained', "
-              "got '", rnnt_type, "'");
-}
-
-enum class Reduction { kNone, kMean, kSum };
-
-inline Reduction parse_reduction(const char* op, std::string_view reduction) {
-  if (reduction == "none") return Reduction::kNone;
-  if (reduction == "mean") return Reduction::kMean;
-  if (reduction == "sum") return Reduction::kSum;
-  TORCH_CHECK(false, op, ": expected reduction to be one of 'none', 'mean', 'sum', got '",
-              reduction, "'");
-}
 
 // Whether the values of t can be read on the host without a device sync or a data-dependent
 // trace: a plain CPU tensor (not a fake, meta, functional or Python-subclass tensor). Value

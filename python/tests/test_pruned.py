@@ -384,9 +384,9 @@ def test_bad_inputs():
     def with_(**kw):
         return {**inputs, **kw}
 
-    with pytest.raises(RuntimeError, match="expected rnnt_type to be one of 'regular', 'modified', 'constrained', got 'foo'"):
+    with pytest.raises(RuntimeError, match="rnnt_loss_pruned: expected rnnt_type to be 'regular', 'modified' or 'constrained', got 'foo'"):
         call(**with_(rnnt_type="foo"))
-    with pytest.raises(RuntimeError, match="expected reduction to be one of 'none', 'mean', 'sum', got 'avg'"):
+    with pytest.raises(RuntimeError, match="rnnt_loss_pruned: expected reduction to be 'none', 'mean' or 'sum', got 'avg'"):
         call(**with_(), reduction="avg")
     with pytest.raises(RuntimeError, match="use_hat_loss=True requires termination_symbol == 0"):
         call(**with_(use_hat_loss=True, termination_symbol=2))
@@ -416,6 +416,8 @@ def test_bad_inputs():
         call(**with_(logits=inputs["logits"][:, :, :1], ranges=inputs["ranges"][:, :, :1]))
     with pytest.raises(RuntimeError, match="expected s_range <= S\\+1"):
         call(**with_(symbols=inputs["symbols"][:, :1]))
+    with pytest.raises(RuntimeError, match="rnnt_type='modified' requires T >= S, got T=2 and S=4"):
+        call(**with_(logits=inputs["logits"][:, :2], ranges=inputs["ranges"][:, :2], rnnt_type="modified", boundary=None))
     with pytest.raises(RuntimeError, match="do_rnnt_pruning: batch size mismatch"):
         fast_rnnt.do_rnnt_pruning(torch.zeros(3, 7, 4), torch.zeros(2, 5, 4), inputs["ranges"])
     with pytest.raises(RuntimeError, match="do_rnnt_pruning: expected ranges of shape \\(B, T, s_range\\)"):
