@@ -360,18 +360,22 @@ def test_torchscript():
     torch.testing.assert_close(scripted(*args), f(*args))
 
 
-def test_compile_aot_eager():
-    # Forward only: the composite traces into ATen ops, the leaf and the recursion (no host
-    # syncs under fake tensors).
-    inputs = sample_inputs("cpu", rnnt_type="regular")
+@pytest.mark.parametrize("rnnt_type", ["regular", "constrained"])
+def test_compile_aot_eager(rnnt_type):
+    # The composite traces into ATen ops, the leaf and the recursion (no host syncs under fake
+    # tensors); forward and backward match eager.
+    inputs = sample_inputs("cpu", rnnt_type=rnnt_type, requires_grad=True)
+    logits = inputs["logits"]
 
-    def f(logits, symbols, ranges, boundary):
-        return fast_rnnt.rnnt_loss_pruned(logits, symbols, ranges, 0, boundary, reduction="sum")
+    def f(x):
+        return fast_rnnt.rnnt_loss_pruned(x, inputs["symbols"], inputs["ranges"], 0, inputs["boundary"], rnnt_type=rnnt_type, reduction="sum")
 
-    args = (inputs["logits"], inputs["symbols"], inputs["ranges"], inputs["boundary"])
-    expected = f(*args)
-    got = torch.compile(f, backend="aot_eager", fullgraph=True)(*args)
+    expected = f(logits)
+    (expected_grad,) = torch.autograd.grad(expected, logits)
+    got = torch.compile(f, backend="aot_eager", fullgraph=True)(logits)
+    (got_grad,) = torch.autograd.grad(got, logits)
     torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got_grad, expected_grad)
 
 
 # ----------------------------------------------------------------------------- errors
