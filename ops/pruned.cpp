@@ -5,10 +5,11 @@
 //
 // Placement of the windows on the lattice. Frame t of sequence b holds s_range values per
 // quantity, for positions ranges[b,t,:]. They are written straight into the -inf-filled
-// (B, S+1, T) py and (B, S, T+1) / (B, S, T) px that the recursion reads, by one 1-D scatter
-// each over flat indices ((b * rows + ranges) * columns + t); the px entries of position S (the
-// blank's row, which has no symbol arc) go to one dump slot past the end of px's buffer, which
-// is never read, so px stays a contiguous view. No other tensor of lattice size is made.
+// (B, S+1, T) py and (B, S, T+1) / (B, S, T) px that the recursion reads, by one in-place 1-D
+// scatter each over flat indices ((b * rows + ranges) * columns + t); the px entries of position
+// S (the blank's row, which has no symbol arc) go to one dump slot past the end of px's buffer,
+// which is never read (nor reached by the gradient), so px stays a contiguous view. No other
+// tensor of lattice size is made; the backward is a gather of the recursion's gradients.
 #include <torch/library.h>
 
 #include <limits>
@@ -236,13 +237,13 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   const auto b_idx = at::arange(B, long_opts).view({B, 1, 1});
   const auto py_index = ((b_idx * (S + 1) + ranges) * T + t_idx).reshape(-1);
   const at::Tensor py = at::full({B * (S + 1) * T}, kNegInf, blank_lp.options())
-                            .scatter(0, py_index, blank_lp.reshape(-1))
+                            .scatter_(0, py_index, blank_lp.reshape(-1))
                             .view({B, S + 1, T});
   const int64_t px_numel = B * S * T1;
   const auto px_index =
       at::where(ranges < S, (b_idx * S + ranges) * T1 + t_idx, px_numel).reshape(-1);
   const at::Tensor px = at::full({px_numel + 1}, kNegInf, symbol_lp.options())
-                            .scatter(0, px_index, symbol_lp.reshape(-1))
+                            .scatter_(0, px_index, symbol_lp.reshape(-1))
                             .narrow(0, 0, px_numel)
                             .view({B, S, T1});
   return {px, py};
