@@ -300,6 +300,28 @@ def test_unpruned_equals_rnnt_loss(device, rnnt_type, use_hat_loss, delay_penalt
     torch.testing.assert_close(pruned, full)
 
 
+@pytest.mark.skipif(not hasattr(fast_rnnt, "rnnt_loss"), reason="needs rnnt_loss (issue 3, not merged yet)")
+@pytest.mark.parametrize("rnnt_type", RNNT_TYPES)
+def test_pruning_only_removes_paths(device, rnnt_type):
+    # The pruned lattice is the full one with the arcs outside the windows removed: its loss on
+    # logits gathered from full logits is never below the full loss, and equal without pruning.
+    g = torch.Generator().manual_seed(7)
+    B, T, S, C = 3, 8, 5, 6
+    logits = torch.randn(B, T, S + 1, C, generator=g, dtype=torch.float64).to(device)
+    symbols = torch.randint(1, C, (B, S), generator=g).to(device)
+    boundary = torch.tensor([[0, 0, S, T], [0, 0, 3, 6], [0, 0, 4, 5]], device=device)
+    full = fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, rnnt_type=rnnt_type, reduction="none")
+    regular = rnnt_type == "regular"
+    px_grad, py_grad = occupancies(B, S, T, regular, boundary.cpu(), seed=7)
+    for s_range in range(2 if regular else 1, S + 2):
+        ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad.to(device), py_grad.to(device), boundary, s_range)
+        pruned_logits = logits.gather(2, ranges.unsqueeze(3).expand(B, T, s_range, C))
+        pruned = fast_rnnt.rnnt_loss_pruned(pruned_logits, symbols, ranges, 0, boundary, rnnt_type=rnnt_type, reduction="none")
+        assert (pruned >= full - 1e-9).all(), (s_range, pruned, full)
+        if s_range == S + 1:
+            torch.testing.assert_close(pruned, full)
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
