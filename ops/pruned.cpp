@@ -181,6 +181,9 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
                                                   double delay_penalty) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, s_range, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
+  TORCH_CHECK_TYPE(is_float(logits), op,
+                   ": expected logits to be float32, float64, float16 or bfloat16, got ",
+                   logits.scalar_type());
   TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
               "-D tensor of shape ", symbols.sizes());
   TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
@@ -205,6 +208,8 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   if (boundary.has_value() && values_readable(*boundary)) {
     check_boundary_values(op, *boundary, S, T);
   }
+
+  if (values_readable(symbols)) check_symbol_values(op, symbols, C);
 
   const auto long_opts = symbols.options();
   // The symbol of every window position; position S is the blank (its px entry is dropped).

@@ -430,6 +430,12 @@ def test_bad_inputs():
     bad[0, 3, 1] = bad[0, 3, 0]
     with pytest.raises(RuntimeError, match="ranges\\[0, 3\\]"):
         call(**with_(ranges=bad))
+    with pytest.raises(TypeError, match="rnnt_loss_pruned: expected logits to be float32"):
+        call(**with_(logits=inputs["logits"].int()))
+    bad = inputs["symbols"].clone()
+    bad[2, 3] = 5
+    with pytest.raises(RuntimeError, match="rnnt_loss_pruned: expected every symbol in \\[0, C\\) = \\[0, 5\\)"):
+        call(**with_(symbols=bad))
     with pytest.raises(RuntimeError, match="expected logits of shape \\(B, T, s_range, C\\)"):
         call(**with_(logits=inputs["logits"][0]))
     with pytest.raises(RuntimeError, match="batch size mismatch"):
