@@ -67,7 +67,7 @@ at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
 
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
 
 // min over t' >= t, along dim 1.
 at::Tensor suffix_min(const at::Tensor& x) {
@@ -224,12 +224,12 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
     // px[s,t] += py[s+1,t]: the blank of the next position in the same window; the window's
     // last position has none on this frame.
     symbol_lp = at::cat({symbol_lp.narrow(2, 0, s_range - 1) + blank_lp.narrow(2, 1, s_range - 1),
-                         at::full({B, T, 1}, kNegInf, symbol_lp.options())},
+                         at::full({B, T, 1}, kMinusInf, symbol_lp.options())},
                         2);
   }
   if (regular && boundary.has_value()) {
     // No symbol on the one-past-the-last frame t_end.
-    symbol_lp = at::where(t_idx == boundary->select(1, 3).view({B, 1, 1}), kNegInf, symbol_lp);
+    symbol_lp = at::where(t_idx == boundary->select(1, 3).view({B, 1, 1}), kMinusInf, symbol_lp);
   }
   if (delay_penalty > 0.0) {
     const auto t_end = boundary_column(boundary, 3, B, T, long_opts).to(symbol_lp.scalar_type());
@@ -241,13 +241,13 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   const int64_t T1 = regular ? T + 1 : T;
   const auto b_idx = at::arange(B, long_opts).view({B, 1, 1});
   const auto py_index = ((b_idx * (S + 1) + ranges) * T + t_idx).reshape(-1);
-  const at::Tensor py = at::full({B * (S + 1) * T}, kNegInf, blank_lp.options())
+  const at::Tensor py = at::full({B * (S + 1) * T}, kMinusInf, blank_lp.options())
                             .scatter_(0, py_index, blank_lp.reshape(-1))
                             .view({B, S + 1, T});
   const int64_t px_numel = B * S * T1;
   const auto px_index =
       at::where(ranges < S, (b_idx * S + ranges) * T1 + t_idx, px_numel).reshape(-1);
-  const at::Tensor px = at::full({px_numel + 1}, kNegInf, symbol_lp.options())
+  const at::Tensor px = at::full({px_numel + 1}, kMinusInf, symbol_lp.options())
                             .scatter_(0, px_index, symbol_lp.reshape(-1))
                             .narrow(0, 0, px_numel)
                             .view({B, S, T1});
