@@ -347,3 +347,20 @@ def test_torchaudio_agrees():
         logits, symbols.int(), boundary[:, 3].int(), boundary[:, 2].int(), blank=0, reduction="none", clamp=-1
     )
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+class _ScriptedLosses(torch.nn.Module):
+    def forward(self, lm: torch.Tensor, am: torch.Tensor, logits: torch.Tensor, symbols: torch.Tensor, boundary: torch.Tensor):
+        a = fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, rnnt_type="modified")
+        b = fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary)
+        c = fast_rnnt.rnnt_loss_smoothed(lm, am, symbols, 0, boundary=boundary, reduction="sum")
+        assert isinstance(b, torch.Tensor) and isinstance(c, torch.Tensor)  # return_grad=False
+        px, py = fast_rnnt.get_rnnt_logprobs_joint(logits, symbols, 0, "regular", boundary)
+        return a + b + c + px.clamp_min(-1e4).sum() + py.sum()
+
+
+def test_torchscript_wrappers():
+    lm, am, symbols, boundary = sample_inputs("cpu")
+    logits = joint_logits(lm, am)
+    scripted = torch.jit.script(_ScriptedLosses())
+    torch.testing.assert_close(scripted(lm, am, logits, symbols, boundary), _ScriptedLosses()(lm, am, logits, symbols, boundary))
