@@ -364,3 +364,18 @@ def test_torchscript_wrappers():
     logits = joint_logits(lm, am)
     scripted = torch.jit.script(_ScriptedLosses())
     torch.testing.assert_close(scripted(lm, am, logits, symbols, boundary), _ScriptedLosses()(lm, am, logits, symbols, boundary))
+
+
+@pytest.mark.parametrize("rnnt_type", RNNT_TYPES)
+def test_empty_symbol_sequences(device, rnnt_type):
+    """S = 0: the only path emits T blanks."""
+    g = torch.Generator().manual_seed(14)
+    lm = torch.randn(2, 1, 5, generator=g, dtype=torch.float64).to(device)
+    am = torch.randn(2, 4, 5, generator=g, dtype=torch.float64).to(device)
+    symbols = torch.zeros(2, 0, dtype=torch.int64, device=device)
+    expected = -torch.log_softmax(lm[:, None] + am[:, :, None], -1)[..., 0].sum((1, 2))
+    for loss in (
+        fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, rnnt_type=rnnt_type, reduction="none"),
+        fast_rnnt.rnnt_loss(joint_logits(lm, am), symbols, 0, rnnt_type=rnnt_type, reduction="none"),
+    ):
+        torch.testing.assert_close(loss, expected)
