@@ -157,10 +157,12 @@ def test_gradcheck(device, rnnt_type):
     def full(logits):
         return fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, rnnt_type, 0.1, "sum")
 
-    assert torch.autograd.gradcheck(simple, (lm, am))
-    assert torch.autograd.gradcheck(smoothed, (lm, am))
+    # fast_mode: random projections of the Jacobian (the full one costs minutes on small CPUs);
+    # exact gradients are also checked against literals in cpp_tests/test_rnnt_loss.cpp.
+    assert torch.autograd.gradcheck(simple, (lm, am), fast_mode=True)
+    assert torch.autograd.gradcheck(smoothed, (lm, am), fast_mode=True)
     logits = joint_logits(lm, am).requires_grad_()
-    assert torch.autograd.gradcheck(full, (logits,))
+    assert torch.autograd.gradcheck(full, (logits,), fast_mode=True)
 
 
 @pytest.mark.parametrize("rnnt_type", RNNT_TYPES)
