@@ -12,6 +12,10 @@ created, i.e. everything forward + backward allocate at their peak (outputs, sav
 gradients), inputs excluded. CPU allocations go straight to malloc/mmap, so RSS tracks them.
 
     python benchmarks/bench_rnnt_loss.py [--batch-sizes 8 16] [--repeat 5] [--num-classes 500]
+                                         [--threads N]
+
+On a shared or oversubscribed machine use --threads 1: every intra-op parallel region waits for its
+worker threads to be scheduled, which there costs milliseconds per ATen op and swamps the timings.
 """
 
 import argparse
@@ -146,8 +150,11 @@ def main():
     parser.add_argument("--num-classes", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "B"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), args.num_classes, args.repeat)))
         return
@@ -159,7 +166,7 @@ def main():
         for method in args.methods:
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", method, str(batch_size), "--num-classes", str(args.num_classes),
-                 "--repeat", str(args.repeat)],
+                 "--repeat", str(args.repeat), "--threads", str(args.threads)],
                 capture_output=True, text=True,
             )
             if proc.returncode != 0:

@@ -8,13 +8,15 @@
 
 #include "ops/rnnt_loss_checks.h"
 
-namespace fast_rnnt {
+// Internal to the loss composites; a namespace of their own keeps these names clear of the
+// kernels' anonymous namespaces.
+namespace fast_rnnt::rnnt {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // px (B, S, T) and py (B, S+1, T) of per-cell log-probabilities -> the recursion's inputs.
 inline std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntType type,
-                                            const std::optional<Tensor>& boundary) {
+                                                   const std::optional<Tensor>& boundary) {
   switch (type) {
     case RnntType::kRegular: {
       // No symbol can be emitted after the last frame: column T (and t_end) of px is -inf.
@@ -38,7 +40,7 @@ inline std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntTyp
 }
 
 inline Tensor apply_delay_penalty(const Tensor& px, RnntType type, double delay_penalty,
-                           const std::optional<Tensor>& boundary) {
+                                  const std::optional<Tensor>& boundary) {
   if (!(delay_penalty > 0.0)) return px;  // as k2: only a positive penalty applies
   const SymInt B = px.sym_size(0), T1 = px.sym_size(2);
   const SymInt T = type == RnntType::kRegular ? T1 - 1 : T1;
@@ -61,4 +63,4 @@ inline Tensor reduce_loss(const Tensor& scores, Reduction reduction) {
   return -scores.mean();
 }
 
-}  // namespace fast_rnnt
+}  // namespace fast_rnnt::rnnt

@@ -15,7 +15,12 @@
 #include "ops/rnnt_loss_checks.h"
 
 namespace fast_rnnt {
+
+using at::Tensor;
+
 namespace {
+
+using namespace fast_rnnt::rnnt;  // NOLINT(google-build-using-namespace)
 
 double smallest_normal(at::ScalarType t) {
   switch (t) {

@@ -12,7 +12,9 @@
 
 #include "ops/arc_logprobs_checks.h"
 
-namespace fast_rnnt {
+// Internal to the loss composites; a namespace of their own keeps these names clear of the
+// kernels' anonymous namespaces.
+namespace fast_rnnt::rnnt {
 
 using at::Tensor;
 using c10::SymInt;
@@ -54,8 +56,8 @@ struct LatticeSizes {
 
 // What every loss checks once the joiner's shapes have given (B, S, T, C).
 inline void check_common(const char* op, const LatticeSizes& n, const Tensor& symbols,
-                  const Tensor& reference, int64_t termination_symbol, RnntType type,
-                  const std::optional<Tensor>& boundary) {
+                         const Tensor& reference, int64_t termination_symbol, RnntType type,
+                         const std::optional<Tensor>& boundary) {
   TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
               "-D tensor of shape ", symbols.sym_sizes());
   TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
@@ -82,8 +84,8 @@ inline void check_common(const char* op, const LatticeSizes& n, const Tensor& sy
 }
 
 inline LatticeSizes check_lm_am(const char* op, const Tensor& lm, const Tensor& am,
-                         const Tensor& symbols, int64_t termination_symbol, RnntType type,
-                         const std::optional<Tensor>& boundary) {
+                                const Tensor& symbols, int64_t termination_symbol, RnntType type,
+                                const std::optional<Tensor>& boundary) {
   TORCH_CHECK(lm.dim() == 3, op, ": expected lm of shape (B, S+1, C), got a ", lm.dim(),
               "-D tensor of shape ", lm.sym_sizes());
   TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, C), got a ", am.dim(),
@@ -106,8 +108,8 @@ inline LatticeSizes check_lm_am(const char* op, const Tensor& lm, const Tensor& 
 }
 
 inline LatticeSizes check_logits(const char* op, const Tensor& logits, const Tensor& symbols,
-                          int64_t termination_symbol, RnntType type,
-                          const std::optional<Tensor>& boundary) {
+                                 int64_t termination_symbol, RnntType type,
+                                 const std::optional<Tensor>& boundary) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, S+1, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sym_sizes());
   TORCH_CHECK_TYPE(is_float(logits), op,
@@ -127,4 +129,4 @@ inline LatticeSizes check_logits(const char* op, const Tensor& logits, const Ten
   return n;
 }
 
-}  // namespace fast_rnnt
+}  // namespace fast_rnnt::rnnt

@@ -127,3 +127,17 @@ def test_opcheck_private_ops():
         (logits, symbols, 1, False, norm, torch.ones_like(sym_lp), torch.ones_like(blank_lp)),
     )
     torch.testing.assert_close(norm, torch.logsumexp(logits, -1))
+
+
+def test_masked_classes(device):
+    """-inf logits (masked classes) get probability 0 and exactly zero gradient."""
+    logits, symbols = sample_inputs(device)
+    symbols = symbols % 4
+    logits = logits.clone()
+    logits[..., 5] = float("-inf")
+    logits.requires_grad_()
+    sym_lp, blank_lp = fast_rnnt.arc_logprobs(logits, symbols, 0)
+    (sym_lp + blank_lp).sum().backward()
+    lp = torch.log_softmax(logits.detach(), -1)
+    torch.testing.assert_close(sym_lp, lp.gather(3, symbols[..., None])[..., 0])
+    assert torch.all(logits.grad[..., 5] == 0) and torch.all(logits.grad.isfinite())
