@@ -67,6 +67,12 @@ at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
 
 namespace {
 
+using rnnt::is_float;
+using rnnt::parse_reduction;
+using rnnt::parse_rnnt_type;
+using rnnt::Reduction;
+using rnnt::RnntType;
+
 constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
 
 // min over t' >= t, along dim 1.

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ops/rnnt_loss_checks.h"  // RnntType, Reduction and their parsers, shared with rnnt_loss
+#include "ops/rnnt_loss_checks.h"  // rnnt::RnntType, rnnt::Reduction, parsers (as rnnt_loss)
 
 namespace fast_rnnt {
 
