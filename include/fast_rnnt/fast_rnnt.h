@@ -4,3 +4,6 @@
 // exactly as from Python.
 #include "fast_rnnt/macros.h"
 #include "fast_rnnt/mutual_information.h"
+#include "fast_rnnt/arc_logprobs.h"
+#include "fast_rnnt/pruned.h"
+#include "fast_rnnt/rnnt_loss.h"

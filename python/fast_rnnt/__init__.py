@@ -6,15 +6,36 @@ ops serve TorchScript, torch.compile and C++ programs that link ``libfast_rnnt``
 
 from ._library import cmake_prefix_path, library_path, with_cuda  # loads the ops first
 from . import _fake  # noqa: F401,I001  (registers the fake kernels)
+from .arc_logprobs import arc_logprobs
 from .mutual_information import joint_mutual_information_recursion, mutual_information_recursion
+from .rnnt_loss import (
+    get_rnnt_logprobs,
+    get_rnnt_logprobs_joint,
+    get_rnnt_logprobs_smoothed,
+    rnnt_loss,
+    rnnt_loss_simple,
+    rnnt_loss_smoothed,
+)
+from .pruned import do_rnnt_pruning, get_rnnt_logprobs_pruned, get_rnnt_prune_ranges, rnnt_loss_pruned
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "arc_logprobs",
     "cmake_prefix_path",
+    "do_rnnt_pruning",
+    "get_rnnt_logprobs",
+    "get_rnnt_logprobs_joint",
+    "get_rnnt_logprobs_pruned",
+    "get_rnnt_logprobs_smoothed",
+    "get_rnnt_prune_ranges",
     "joint_mutual_information_recursion",
     "library_path",
     "mutual_information_recursion",
+    "rnnt_loss",
+    "rnnt_loss_pruned",
+    "rnnt_loss_simple",
+    "rnnt_loss_smoothed",
     "with_cuda",
 ]

@@ -30,3 +30,42 @@ def _(px, py, boundary=None):
 def _(px, py, boundary=None):
     _check_recursion_shapes(px, py, boundary)
     return px.new_empty(px.size(0)), torch.empty_like(px), torch.empty_like(py)
+
+
+def _check_arc_logprobs_shapes(logits: torch.Tensor, symbols: torch.Tensor, termination_symbol: int, use_hat_loss: bool) -> None:
+    torch._check(logits.dim() == 4, lambda: f"arc_logprobs: expected logits of shape (B, T, K, C), got {logits.dim()}-D")
+    torch._check(
+        symbols.dim() == 3 and tuple(symbols.shape) == tuple(logits.shape[:3]),
+        lambda: "arc_logprobs: expected symbols of shape (B, T, K) matching logits",
+    )
+    torch._check(symbols.dtype == torch.int64, lambda: f"arc_logprobs: expected symbols to be int64, got {symbols.dtype}")
+    torch._check(
+        0 <= termination_symbol < logits.size(3), lambda: "arc_logprobs: expected termination_symbol in [0, C)"
+    )
+    if use_hat_loss:
+        torch._check(termination_symbol == 0, lambda: "arc_logprobs: use_hat_loss=True expects termination_symbol == 0")
+
+
+def _arc_output_dtype(logits: torch.Tensor) -> torch.dtype:
+    return torch.float64 if logits.dtype == torch.float64 else torch.float32
+
+
+@torch.library.register_fake("fast_rnnt::arc_logprobs")
+def _(logits, symbols, termination_symbol, use_hat_loss=False):
+    _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
+    shape, dtype = logits.shape[:3], _arc_output_dtype(logits)
+    return logits.new_empty(shape, dtype=dtype), logits.new_empty(shape, dtype=dtype)
+
+
+@torch.library.register_fake("fast_rnnt::_arc_logprobs_forward")
+def _(logits, symbols, termination_symbol, use_hat_loss):
+    _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
+    shape, dtype = logits.shape[:3], _arc_output_dtype(logits)
+    return tuple(logits.new_empty(shape, dtype=dtype) for _ in range(3))
+
+
+@torch.library.register_fake("fast_rnnt::_arc_logprobs_backward")
+def _(logits, symbols, termination_symbol, use_hat_loss, normalizer, symbol_grad, blank_grad):
+    _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
+    torch._check(normalizer.shape == logits.shape[:3], lambda: "_arc_logprobs_backward: expected normalizer of shape (B, T, K)")
+    return logits.new_empty(logits.shape)

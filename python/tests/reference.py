@@ -47,3 +47,291 @@ def mutual_information_reference(px: Tensor, py: Tensor, boundary: Optional[Tens
                 p[s][t] = log_add(x_term, y_term)
         out.append(p[s1][t1])
     return torch.tensor(out, dtype=torch.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# RNN-T losses: per-cell log-softmax, lattice placement and reductions, written out loop by loop.
+
+RNNT_TYPES = ("regular", "modified", "constrained")
+
+
+def _log_softmax_row(row: Tensor) -> Tensor:
+    """log_softmax of one float64 vector, by max-shift."""
+    m = row.max()
+    return row - (m + torch.log(torch.exp(row - m).sum()))
+
+
+def arc_logprobs_reference(logits: Tensor, symbols: Tensor, termination_symbol: int, use_hat_loss: bool = False):
+    """(symbol_logprobs, blank_logprobs), float64 (B, T, K), row by row; differentiable."""
+    B, T, K, C = logits.shape
+    logits = logits.double()
+    sym_rows, blank_rows = [], []
+    for b in range(B):
+        for t in range(T):
+            for k in range(K):
+                x = logits[b, t, k]
+                v = int(symbols[b, t, k])
+                if use_hat_loss:
+                    nb = torch.nn.functional.logsigmoid(-x[0])
+                    sym_rows.append(x[v] - torch.logsumexp(x[1:], 0) + nb)
+                    blank_rows.append(torch.nn.functional.logsigmoid(x[0]))
+                else:
+                    lp = _log_softmax_row(x)
+                    sym_rows.append(lp[v])
+                    blank_rows.append(lp[termination_symbol])
+    return torch.stack(sym_rows).reshape(B, T, K), torch.stack(blank_rows).reshape(B, T, K)
+
+
+def _default_boundary(B: int, S: int, T: int, boundary: Optional[Tensor]) -> list:
+    return boundary.tolist() if boundary is not None else [[0, 0, S, T]] * B
+
+
+def _place_on_lattice(
+    sym_lp: Tensor, blank_lp: Tensor, symbols: Tensor, rnnt_type: str, boundary: Optional[Tensor]
+):
+    """px, py (float64) from per-cell log-probabilities sym_lp[b][s][t] (emit symbols[b][s] at
+    cell (s, t)) and blank_lp[b][s][t] (leave frame t at symbol position s), cell by cell.
+
+    regular: px (B, S, T+1), px[b, :, T] and px[b, :, t_end] = -inf;
+    modified: px (B, S, T); constrained: px (B, S, T), px[b,s,t] += py[b,s+1,t]."""
+    B, S1, T = blank_lp.shape
+    S = S1 - 1
+    T1 = T + 1 if rnnt_type == "regular" else T
+    px = torch.full((B, S, T1), NEG_INF, dtype=torch.float64)
+    py = torch.full((B, S + 1, T), NEG_INF, dtype=torch.float64)
+    for b in range(B):
+        for s in range(S + 1):
+            for t in range(T):
+                py[b, s, t] = blank_lp[b, s, t]
+    for b in range(B):
+        for s in range(S):
+            for t in range(T):
+                v = sym_lp[b, s, t]
+                if rnnt_type == "constrained":
+                    v = v + py[b, s + 1, t]
+                px[b, s, t] = v
+    if rnnt_type == "regular" and boundary is not None:
+        for b in range(B):
+            px[b, :, int(boundary[b, 3])] = NEG_INF
+    return px, py
+
+
+def get_rnnt_logprobs_joint_reference(logits: Tensor, symbols: Tensor, termination_symbol: int, rnnt_type: str = "regular", boundary: Optional[Tensor] = None):
+    """px, py of the full loss: log_softmax of each logits[b, t, s, :] (float64)."""
+    B, T, S1, C = logits.shape
+    S = S1 - 1
+    sym_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    blank_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    for b in range(B):
+        for t in range(T):
+            for s in range(S + 1):
+                lp = _log_softmax_row(logits[b, t, s].double())
+                sym_lp[b, s, t] = lp[int(symbols[b, s])] if s < S else NEG_INF
+                blank_lp[b, s, t] = lp[termination_symbol]
+    return _place_on_lattice(sym_lp, blank_lp, symbols, rnnt_type, boundary)
+
+
+def get_rnnt_logprobs_reference(lm: Tensor, am: Tensor, symbols: Tensor, termination_symbol: int, rnnt_type: str = "regular", boundary: Optional[Tensor] = None):
+    """px, py of the simple loss: the joiner is lm[b, s] + am[b, t] (float64)."""
+    B, T, C = am.shape
+    S = lm.size(1) - 1
+    sym_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    blank_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    for b in range(B):
+        for s in range(S + 1):
+            for t in range(T):
+                lp = _log_softmax_row(lm[b, s].double() + am[b, t].double())
+                sym_lp[b, s, t] = lp[int(symbols[b, s])] if s < S else NEG_INF
+                blank_lp[b, s, t] = lp[termination_symbol]
+    return _place_on_lattice(sym_lp, blank_lp, symbols, rnnt_type, boundary)
+
+
+def get_rnnt_logprobs_smoothed_reference(
+    lm: Tensor, am: Tensor, symbols: Tensor, termination_symbol: int, lm_only_scale: float = 0.1,
+    am_only_scale: float = 0.1, rnnt_type: str = "regular", boundary: Optional[Tensor] = None,
+):
+    """px, py of the smoothed loss (float64): per cell, the interpolation
+        (1 - l - a) * log P_joint + l * log P_lm + a * log P_am
+    of the joint log-softmax, the LM-only log-softmax of lm[b, s] and the AM-only one, where
+    P_am(c | t) is proportional to exp(am[b, t, c]) * unigram(c) and unigram is the mean over all
+    (b, s) (padding included) of softmax(lm[b, s]). Zero scales count as 1e-20 (as k2)."""
+    B, T, C = am.shape
+    S = lm.size(1) - 1
+    lm, am = lm.double(), am.double()
+    l_scale = lm_only_scale if lm_only_scale != 0.0 else 1e-20
+    a_scale = am_only_scale if am_only_scale != 0.0 else 1e-20
+    joint_scale = 1.0 - lm_only_scale - am_only_scale
+    unigram = torch.zeros(C, dtype=torch.float64)
+    for b in range(B):
+        for s in range(S + 1):
+            unigram += torch.exp(_log_softmax_row(lm[b, s]))
+    unigram = unigram / (B * (S + 1)) + torch.finfo(torch.float64).tiny
+    log_unigram = unigram.log()
+    sym_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    blank_lp = torch.empty(B, S + 1, T, dtype=torch.float64)
+    for b in range(B):
+        for s in range(S + 1):
+            lm_lp = _log_softmax_row(lm[b, s])
+            for t in range(T):
+                joint_lp = _log_softmax_row(lm[b, s] + am[b, t])
+                am_lp = _log_softmax_row(am[b, t] + log_unigram)
+                mix = joint_scale * joint_lp + l_scale * lm_lp + a_scale * am_lp
+                sym_lp[b, s, t] = mix[int(symbols[b, s])] if s < S else NEG_INF
+                blank_lp[b, s, t] = mix[termination_symbol]
+    return _place_on_lattice(sym_lp, blank_lp, symbols, rnnt_type, boundary)
+
+
+def apply_delay_penalty_reference(px: Tensor, delay_penalty: float, rnnt_type: str, boundary: Optional[Tensor]) -> Tensor:
+    """px[b, s, t] += delay_penalty * ((T_b - 1) / 2 - t), T_b = t_end (or T); only when > 0."""
+    if delay_penalty <= 0.0:
+        return px
+    B, S, T1 = px.shape
+    T = T1 - 1 if rnnt_type == "regular" else T1
+    px = px.clone()
+    for b in range(B):
+        T_b = int(boundary[b, 3]) if boundary is not None else T
+        for s in range(S):
+            for t in range(T1):
+                px[b, s, t] += delay_penalty * ((T_b - 1) / 2 - t)
+    return px
+
+
+def reduce_reference(negated: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return -negated
+    if reduction == "sum":
+        return -negated.sum()
+    return -negated.mean()
+
+
+def rnnt_loss_from_px_py_reference(px, py, boundary, rnnt_type, delay_penalty, reduction):
+    px = apply_delay_penalty_reference(px, delay_penalty, rnnt_type, boundary)
+    return reduce_reference(mutual_information_reference(px, py, boundary), reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruned RNN-T (issue 4): prune ranges, pruned logprobs and loss, by plain loops in float64.
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_sigmoid(x: float) -> float:
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
+
+
+def _log_sum_exp(xs) -> float:
+    out = NEG_INF
+    for x in xs:
+        out = log_add(out, x)
+    return out
+
+
+def _monotonic_lower_bound(xs: list) -> list:
+    """xs[i] <- min(xs[i:]), walking from the end."""
+    out = list(xs)
+    for i in range(len(out) - 2, -1, -1):
+        out[i] = min(out[i], out[i + 1])
+    return out
+
+
+def prune_ranges_reference(px_grad: Tensor, py_grad: Tensor, boundary: Optional[Tensor], s_range: int) -> Tensor:
+    """The published (non-deprecated) k2 prune-range algorithm, step by step, per sequence."""
+    B, S, T = py_grad.size(0), py_grad.size(1) - 1, py_grad.size(2)
+    regular = px_grad.size(2) == T + 1
+    pxg = px_grad.double().tolist()
+    pyg = py_grad.double().tolist()
+    out = torch.zeros(B, T, s_range, dtype=torch.int64)
+    for b in range(B):
+        s_end, t_end = (boundary[b, 2].item(), boundary[b, 3].item()) if boundary is not None else (S, T)
+        begin = []
+        for t in range(T):
+            if t >= t_end - 1:
+                begin.append(max(0, s_end - s_range + 1))
+                continue
+            best, best_s = None, 0
+            for s in range(S + 2 - s_range):
+                score = 0.0
+                for k in range(s_range):
+                    score += pyg[b][s + k][t]
+                if s > 0:
+                    score -= pxg[b][s - 1][t]
+                if best is None or score > best:
+                    best, best_s = score, s
+            begin.append(best_s)
+        step = s_range if regular else 2
+        begin = _monotonic_lower_bound(begin)
+        begin = [-(x - (step - 1) * t) for t, x in enumerate(begin)]
+        begin = _monotonic_lower_bound(begin)
+        begin = [max(x, 0) for x in begin]
+        begin = [-(x - (step - 1) * t) for t, x in enumerate(begin)]
+        for t in range(T):
+            for k in range(s_range):
+                out[b, t, k] = begin[t] + k
+    return out
+
+
+def pruned_logprobs_reference(
+    logits: Tensor,
+    symbols: Tensor,
+    ranges: Tensor,
+    termination_symbol: int,
+    boundary: Optional[Tensor] = None,
+    rnnt_type: str = "regular",
+    use_hat_loss: bool = False,
+):
+    """(px, py) float64 of the pruned lattice: each window entry placed at its symbol position,
+    -inf elsewhere."""
+    B, T, s_range, C = logits.shape
+    S = symbols.size(1)
+    T1 = T + 1 if rnnt_type == "regular" else T
+    px = torch.full((B, S, T1), NEG_INF, dtype=torch.float64)
+    py = torch.full((B, S + 1, T), NEG_INF, dtype=torch.float64)
+    lg = logits.double().tolist()
+    for b in range(B):
+        for t in range(T):
+            for k in range(s_range):
+                s = int(ranges[b, t, k])
+                row = lg[b][t][k]
+                v = int(symbols[b, s]) if s < S else termination_symbol
+                if use_hat_loss:
+                    blank = _log_sigmoid(row[0])
+                    sym = row[v] - _log_sum_exp(row[1:]) + _log_sigmoid(-row[0])
+                else:
+                    lse = _log_sum_exp(row)
+                    blank = row[termination_symbol] - lse
+                    sym = row[v] - lse
+                py[b, s, t] = blank
+                if s < S:
+                    px[b, s, t] = sym
+    if rnnt_type == "regular" and boundary is not None:
+        for b in range(B):
+            px[b, :, int(boundary[b, 3])] = NEG_INF
+    if rnnt_type == "constrained":
+        px = px + py[:, 1:, :]
+    return px, py
+
+
+def rnnt_loss_pruned_reference(
+    logits: Tensor,
+    symbols: Tensor,
+    ranges: Tensor,
+    termination_symbol: int,
+    boundary: Optional[Tensor] = None,
+    rnnt_type: str = "regular",
+    delay_penalty: float = 0.0,
+    reduction: str = "none",
+    use_hat_loss: bool = False,
+) -> Tensor:
+    px, py = pruned_logprobs_reference(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, use_hat_loss)
+    B, S, T1 = px.shape
+    T = py.size(2)
+    if delay_penalty > 0.0:
+        for b in range(B):
+            t_end = int(boundary[b, 3]) if boundary is not None else T
+            for t in range(T1):
+                px[b, :, t] += delay_penalty * ((t_end - 1) / 2 - t)
+    loss = -mutual_information_reference(px, py, boundary)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

@@ -1,0 +1,316 @@
+// Pruned RNN-T: schemas, C++ entry points and the composites that implement them. Every op is
+// registered at CompositeImplicitAutograd and built from ATen ops, the arc_logprobs leaf (one
+// pass over the pruned logits, one pass back) and the recursion, so autograd, fake tensors and
+// TorchScript come from the ops it is made of.
+//
+// Placement of the windows on the lattice. Frame t of sequence b holds s_range values per
+// quantity, for positions ranges[b,t,:]. They are written straight into the -inf-filled
+// (B, S+1, T) py and (B, S, T+1) / (B, S, T) px that the recursion reads, by one in-place 1-D
+// scatter each over flat indices ((b * rows + ranges) * columns + t); the px entries of position
+// S (the blank's row, which has no symbol arc) go to one dump slot past the end of px's buffer,
+// which is never read (nor reached by the gradient), so px stays a contiguous view. No other
+// tensor of lattice size is made; the backward is a gather of the recursion's gradients.
+#include <torch/library.h>
+
+#include <limits>
+
+#include "fast_rnnt/arc_logprobs.h"
+#include "fast_rnnt/mutual_information.h"
+#include "fast_rnnt/pruned.h"
+#include "ops/mutual_information_checks.h"
+#include "ops/pruned_checks.h"
+
+namespace fast_rnnt {
+
+at::Tensor get_rnnt_prune_ranges(const at::Tensor& px_grad, const at::Tensor& py_grad,
+                                 const std::optional<at::Tensor>& boundary, int64_t s_range) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::get_rnnt_prune_ranges", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&,
+                                         const std::optional<at::Tensor>&, int64_t)>();
+  return op.call(px_grad, py_grad, boundary, s_range);
+}
+
+std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning(const at::Tensor& am, const at::Tensor& lm,
+                                                   const at::Tensor& ranges) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::do_rnnt_pruning", "")
+                       .typed<std::tuple<at::Tensor, at::Tensor>(
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&)>();
+  return op.call(am, lm, ranges);
+}
+
+std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned(
+    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
+    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
+    std::string_view rnnt_type, bool use_hat_loss) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::get_rnnt_logprobs_pruned", "")
+                       .typed<std::tuple<at::Tensor, at::Tensor>(
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                           const std::optional<at::Tensor>&, std::string_view, bool)>();
+  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, use_hat_loss);
+}
+
+at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
+                            const at::Tensor& ranges, int64_t termination_symbol,
+                            const std::optional<at::Tensor>& boundary, std::string_view rnnt_type,
+                            double delay_penalty, std::string_view reduction, bool use_hat_loss) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                         int64_t, const std::optional<at::Tensor>&,
+                                         std::string_view, double, std::string_view, bool)>();
+  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty,
+                 reduction, use_hat_loss);
+}
+
+namespace {
+
+using rnnt::is_float;
+using rnnt::parse_reduction;
+using rnnt::parse_rnnt_type;
+using rnnt::Reduction;
+using rnnt::RnntType;
+
+constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+
+// min over t' >= t, along dim 1.
+at::Tensor suffix_min(const at::Tensor& x) {
+  return std::get<0>(at::cummin(x.flip({1}), 1)).flip({1});
+}
+
+// (B, 1) int64 column of boundary, or `fallback` for every sequence.
+at::Tensor boundary_column(const std::optional<at::Tensor>& boundary, int64_t column, int64_t B,
+                           int64_t fallback, const at::TensorOptions& long_opts) {
+  if (boundary.has_value()) return boundary->select(1, column).unsqueeze(1);
+  return at::full({B, 1}, fallback, long_opts);
+}
+
+at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
+                                           const at::Tensor& py_grad_in,
+                                           const std::optional<at::Tensor>& boundary,
+                                           int64_t s_range) {
+  constexpr char op[] = "get_rnnt_prune_ranges";
+  TORCH_CHECK(px_grad_in.dim() == 3, op,
+              ": expected px_grad of shape (B, S, T+1) or (B, S, T), got a ", px_grad_in.dim(),
+              "-D tensor of shape ", px_grad_in.sizes());
+  TORCH_CHECK(py_grad_in.dim() == 3, op, ": expected py_grad of shape (B, S+1, T), got a ",
+              py_grad_in.dim(), "-D tensor of shape ", py_grad_in.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(px_grad_in.scalar_type()) &&
+                       px_grad_in.scalar_type() == py_grad_in.scalar_type(),
+                   op, ": expected px_grad and py_grad of one floating dtype, got ",
+                   px_grad_in.scalar_type(), " and ", py_grad_in.scalar_type());
+  TORCH_CHECK(px_grad_in.device() == py_grad_in.device(), op, ": px_grad is on ",
+              px_grad_in.device(), " but py_grad is on ", py_grad_in.device());
+  const int64_t B = px_grad_in.size(0), S = px_grad_in.size(1), T = py_grad_in.size(2);
+  TORCH_CHECK(py_grad_in.size(0) == B && py_grad_in.size(1) == S + 1, op,
+              ": expected py_grad of shape (B, S+1, T) = (", B, ", ", S + 1,
+              ", T) to match px_grad of shape ", px_grad_in.sizes(), ", got ", py_grad_in.sizes());
+  TORCH_CHECK(px_grad_in.size(2) == T + 1 || px_grad_in.size(2) == T, op,
+              ": expected px_grad.size(2) to be T+1=", T + 1, " (regular) or T=", T,
+              " (modified/constrained) where T=py_grad.size(2), got px_grad of shape ",
+              px_grad_in.sizes());
+  const bool regular = px_grad_in.size(2) == T + 1;
+  check_boundary(op, boundary, B, px_grad_in.device());
+  if (boundary.has_value() && values_readable(*boundary)) {
+    check_boundary_values(op, *boundary, S, T);
+  }
+  check_s_range(op, s_range, S, regular);
+
+  const at::Tensor px_grad = px_grad_in.detach(), py_grad = py_grad_in.detach();
+  const auto long_opts = px_grad.options().dtype(at::kLong);
+  const int64_t num_begins = S + 2 - s_range;  // candidate window starts 0 .. S+1-s_range
+  // score[b,s,t]: blank occupancy leaving frame t inside [s, s+s_range), minus the symbol
+  // occupancy entering the window from position s-1 at frame t.
+  at::Tensor score = py_grad.unfold(1, s_range, 1).sum(-1);  // (B, num_begins, T)
+  if (num_begins > 1) {
+    score.narrow(1, 1, num_begins - 1)
+        .sub_(px_grad.narrow(1, 0, num_begins - 1).narrow(2, 0, T));
+  }
+  at::Tensor s_begin = score.argmax(1);  // (B, T), first maximum
+
+  // From the last real frame on: the window that ends at the sequence's last symbol.
+  const auto t_idx = at::arange(T, long_opts).unsqueeze(0);  // (1, T)
+  const auto t_end = boundary_column(boundary, 3, B, T, long_opts);
+  const auto s_end = boundary_column(boundary, 2, B, S, long_opts);
+  s_begin = at::where(t_idx < t_end - 1, s_begin, (s_end - (s_range - 1)).clamp_min(0));
+
+  // Non-decreasing, starting at 0, steps below `step` (one symbol per frame off the regular
+  // lattice): see the header.
+  const int64_t step = regular ? s_range : 2;
+  s_begin = suffix_min(s_begin);
+  const auto ramp = t_idx * (step - 1);
+  s_begin = ramp - suffix_min(ramp - s_begin).clamp_min(0);
+  return s_begin.unsqueeze(2) + at::arange(s_range, long_opts);
+}
+
+std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& am,
+                                                             const at::Tensor& lm,
+                                                             const at::Tensor& ranges) {
+  constexpr char op[] = "do_rnnt_pruning";
+  TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, D_am), got a ", am.dim(),
+              "-D tensor of shape ", am.sizes());
+  TORCH_CHECK(lm.dim() == 3, op, ": expected lm of shape (B, S+1, D_lm), got a ", lm.dim(),
+              "-D tensor of shape ", lm.sizes());
+  TORCH_CHECK(ranges.dim() == 3, op, ": expected ranges of shape (B, T, s_range), got a ",
+              ranges.dim(), "-D tensor of shape ", ranges.sizes());
+  const int64_t B = am.size(0), T = am.size(1), S = lm.size(1) - 1;
+  const int64_t am_dim = am.size(2), lm_dim = lm.size(2);
+  const int64_t s_range = ranges.size(2);
+  TORCH_CHECK(lm.size(0) == B, op, ": batch size mismatch: am.size(0)=", B, " but lm.size(0)=",
+              lm.size(0));
+  TORCH_CHECK(S >= 0, op, ": expected lm to have at least one position (S+1 >= 1), got ",
+              lm.sizes());
+  TORCH_CHECK(lm.device() == am.device(), op, ": lm is on ", lm.device(), " but am is on ",
+              am.device());
+  check_ranges(op, ranges, B, T, s_range, S, am.device());
+
+  at::Tensor am_pruned = am.unsqueeze(2).expand({B, T, s_range, am_dim});
+  // One row gather over the flattened (B*(S+1), D_lm) decoder output; its backward is an
+  // index_add.
+  const auto rows = ranges + at::arange(B, ranges.options()).mul_(S + 1).view({B, 1, 1});
+  at::Tensor lm_pruned = lm.reshape({B * (S + 1), lm_dim})
+                             .index_select(0, rows.reshape(-1))
+                             .view({B, T, s_range, lm_dim});
+  return {am_pruned, lm_pruned};
+}
+
+// px, py of the pruned lattice (see the header); delay_penalty > 0 adds the delay penalty to
+// px (rnnt_loss_pruned) on the (B, T, s_range) side before placement.
+std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tensor& logits,
+                                                  const at::Tensor& symbols,
+                                                  const at::Tensor& ranges,
+                                                  int64_t termination_symbol,
+                                                  const std::optional<at::Tensor>& boundary,
+                                                  RnntType rnnt_type, bool use_hat_loss,
+                                                  double delay_penalty) {
+  TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, s_range, C), got a ",
+              logits.dim(), "-D tensor of shape ", logits.sizes());
+  TORCH_CHECK_TYPE(is_float(logits), op,
+                   ": expected logits to be float32, float64, float16 or bfloat16, got ",
+                   logits.scalar_type());
+  TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
+              "-D tensor of shape ", symbols.sizes());
+  TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
+                   symbols.scalar_type());
+  const int64_t B = logits.size(0), T = logits.size(1), s_range = logits.size(2),
+                C = logits.size(3), S = symbols.size(1);
+  TORCH_CHECK(symbols.size(0) == B, op, ": batch size mismatch: logits.size(0)=", B,
+              " but symbols.size(0)=", symbols.size(0));
+  TORCH_CHECK(symbols.device() == logits.device(), op, ": symbols is on ", symbols.device(),
+              " but logits is on ", logits.device());
+  TORCH_CHECK(termination_symbol >= 0 && termination_symbol < C, op,
+              ": expected termination_symbol in [0, C) = [0, ", C, "), got ", termination_symbol);
+  TORCH_CHECK(!use_hat_loss || termination_symbol == 0, op,
+              ": use_hat_loss=True requires termination_symbol == 0 (the HAT blank is class 0), "
+              "got termination_symbol=", termination_symbol);
+  TORCH_CHECK(rnnt_type != RnntType::kModified || T >= S, op,
+              ": rnnt_type='modified' requires T >= S, got T=", T, " and S=", S);
+  const bool regular = rnnt_type == RnntType::kRegular;
+  check_s_range(op, s_range, S, regular);
+  check_ranges(op, ranges, B, T, s_range, S, logits.device());
+  check_boundary(op, boundary, B, logits.device());
+  if (boundary.has_value() && values_readable(*boundary)) {
+    check_boundary_values(op, *boundary, S, T);
+  }
+
+  if (values_readable(symbols)) check_symbol_values(op, symbols, C);
+
+  const auto long_opts = symbols.options();
+  // The symbol of every window position; position S is the blank (its px entry is dropped).
+  const auto padded = at::cat({symbols, at::full({B, 1}, termination_symbol, long_opts)}, 1);
+  const auto window_symbols =
+      padded.gather(1, ranges.reshape({B, T * s_range})).view({B, T, s_range});
+  auto [symbol_lp, blank_lp] =
+      arc_logprobs(logits, window_symbols, termination_symbol, use_hat_loss);
+
+  const auto t_idx = at::arange(T, long_opts).view({1, T, 1});
+  if (rnnt_type == RnntType::kConstrained) {
+    // px[s,t] += py[s+1,t]: the blank of the next position in the same window; the window's
+    // last position has none on this frame.
+    symbol_lp = at::cat({symbol_lp.narrow(2, 0, s_range - 1) + blank_lp.narrow(2, 1, s_range - 1),
+                         at::full({B, T, 1}, kMinusInf, symbol_lp.options())},
+                        2);
+  }
+  if (regular && boundary.has_value()) {
+    // No symbol on the one-past-the-last frame t_end.
+    symbol_lp = at::where(t_idx == boundary->select(1, 3).view({B, 1, 1}), kMinusInf, symbol_lp);
+  }
+  if (delay_penalty > 0.0) {
+    const auto t_end = boundary_column(boundary, 3, B, T, long_opts).to(symbol_lp.scalar_type());
+    const auto offset = (t_end - 1) / 2;  // (B, 1)
+    const auto penalty = (offset - t_idx.view({1, T}).to(symbol_lp.scalar_type())) * delay_penalty;
+    symbol_lp = symbol_lp + penalty.unsqueeze(2);
+  }
+
+  const int64_t T1 = regular ? T + 1 : T;
+  const auto b_idx = at::arange(B, long_opts).view({B, 1, 1});
+  const auto py_index = ((b_idx * (S + 1) + ranges) * T + t_idx).reshape(-1);
+  const at::Tensor py = at::full({B * (S + 1) * T}, kMinusInf, blank_lp.options())
+                            .scatter_(0, py_index, blank_lp.reshape(-1))
+                            .view({B, S + 1, T});
+  const int64_t px_numel = B * S * T1;
+  const auto px_index =
+      at::where(ranges < S, (b_idx * S + ranges) * T1 + t_idx, px_numel).reshape(-1);
+  const at::Tensor px = at::full({px_numel + 1}, kMinusInf, symbol_lp.options())
+                            .scatter_(0, px_index, symbol_lp.reshape(-1))
+                            .narrow(0, 0, px_numel)
+                            .view({B, S, T1});
+  return {px, py};
+}
+
+std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned_composite(
+    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
+    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
+    std::string_view rnnt_type, bool use_hat_loss) {
+  constexpr char op[] = "get_rnnt_logprobs_pruned";
+  return pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
+                        parse_rnnt_type(op, rnnt_type), use_hat_loss, /*delay_penalty=*/0.0);
+}
+
+at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor& symbols,
+                                      const at::Tensor& ranges, int64_t termination_symbol,
+                                      const std::optional<at::Tensor>& boundary,
+                                      std::string_view rnnt_type, double delay_penalty,
+                                      std::string_view reduction, bool use_hat_loss) {
+  constexpr char op[] = "rnnt_loss_pruned";
+  const Reduction red = parse_reduction(op, reduction);
+  auto [px, py] =
+      pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
+                     parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty);
+  const at::Tensor loss = -mutual_information_recursion(px, py, boundary);
+  switch (red) {
+    case Reduction::kNone:
+      return loss;
+    case Reduction::kMean:
+      return loss.mean();
+    case Reduction::kSum:
+      return loss.sum();
+  }
+  return loss;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
+  m.def("get_rnnt_prune_ranges(Tensor px_grad, Tensor py_grad, Tensor? boundary, int s_range) "
+        "-> Tensor");
+  m.def("do_rnnt_pruning(Tensor(a) am, Tensor lm, Tensor ranges) "
+        "-> (Tensor(a) am_pruned, Tensor lm_pruned)");
+  m.def("get_rnnt_logprobs_pruned(Tensor logits, Tensor symbols, Tensor ranges, "
+        "int termination_symbol, Tensor? boundary=None, str rnnt_type=\"regular\", "
+        "bool use_hat_loss=False) -> (Tensor px, Tensor py)");
+  m.def("rnnt_loss_pruned(Tensor logits, Tensor symbols, Tensor ranges, int termination_symbol, "
+        "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
+        "str reduction=\"mean\", bool use_hat_loss=False) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
+  m.impl("get_rnnt_prune_ranges", TORCH_FN(get_rnnt_prune_ranges_composite));
+  m.impl("do_rnnt_pruning", TORCH_FN(do_rnnt_pruning_composite));
+  m.impl("get_rnnt_logprobs_pruned", TORCH_FN(get_rnnt_logprobs_pruned_composite));
+  m.impl("rnnt_loss_pruned", TORCH_FN(rnnt_loss_pruned_composite));
+}
+
+}  // namespace fast_rnnt

@@ -1,0 +1,66 @@
+#pragma once
+// The steps every RNN-T loss shares after its per-cell log-probabilities (k2's layout): placing
+// them on the recursion's lattice for each rnnt_type, the delay penalty and the reduction.
+#include <ATen/ATen.h>
+
+#include <limits>
+#include <optional>
+
+#include "ops/rnnt_loss_checks.h"
+
+// Internal to the loss composites; a namespace of their own keeps these names clear of the
+// kernels' anonymous namespaces.
+namespace fast_rnnt::rnnt {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// px (B, S, T) and py (B, S+1, T) of per-cell log-probabilities -> the recursion's inputs.
+inline std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntType type,
+                                                   const std::optional<Tensor>& boundary) {
+  switch (type) {
+    case RnntType::kRegular: {
+      // No symbol can be emitted after the last frame: column T (and t_end) of px is -inf.
+      const SymInt B = px.sym_size(0), S = px.sym_size(1);
+      px = at::cat({px, at::full_symint({B, S, 1}, kNegInf, px.options())}, 2);
+      if (boundary.has_value()) {
+        const Tensor frames = at::arange(px.sym_size(2), boundary->options());
+        const Tensor last = frames.view({1, 1, -1}) == boundary->select(1, 3).view({-1, 1, 1});
+        px = px.masked_fill(last, kNegInf);
+      }
+      break;
+    }
+    case RnntType::kModified:
+      break;
+    case RnntType::kConstrained:
+      px = px + py.narrow_symint(1, 1, px.sym_size(1));
+      break;
+  }
+  // The recursion reads contiguous rows (it would copy otherwise).
+  return {px.contiguous(), py.contiguous()};
+}
+
+inline Tensor apply_delay_penalty(const Tensor& px, RnntType type, double delay_penalty,
+                                  const std::optional<Tensor>& boundary) {
+  if (!(delay_penalty > 0.0)) return px;  // as k2: only a positive penalty applies
+  const SymInt B = px.sym_size(0), T1 = px.sym_size(2);
+  const SymInt T = type == RnntType::kRegular ? T1 - 1 : T1;
+  const Tensor t_end = boundary.has_value() ? boundary->select(1, 3).to(px.scalar_type())
+                                            : at::full_symint({B}, c10::Scalar(T), px.options());
+  const Tensor frames = at::arange(T1, px.options());
+  const Tensor penalty = ((t_end - 1) / 2).view({-1, 1, 1}) - frames.view({1, 1, -1});
+  return px + penalty * delay_penalty;
+}
+
+inline Tensor reduce_loss(const Tensor& scores, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::kNone:
+      return -scores;
+    case Reduction::kSum:
+      return -scores.sum();
+    case Reduction::kMean:
+      break;
+  }
+  return -scores.mean();
+}
+
+}  // namespace fast_rnnt::rnnt
