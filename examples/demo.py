@@ -4,7 +4,8 @@
     python examples/demo.py [--steps N] [--out DIR] [--device cpu|cuda]
 
 The task needs alignment: every utterance is a label sequence over 15 tokens (0 is blank), each
-label lasting 1-4 frames of noisy features, with silences (blank frames) in between. The model
+label lasting 1-4 frames of noisy features, with silences (blank frames) here and there and no
+label repeated back to back. The model
 is an MLP encoder, an embedding+GRU predictor and an additive-then-nonlinear joiner. One
 training step is the pruned pipeline:
 
@@ -54,7 +55,11 @@ class Task:
         labels, frames = [], []
         for _ in range(B):
             n = int(torch.randint(5, 16, (), generator=self.gen))
-            seq = torch.randint(1, VOCAB, (n,), generator=self.gen).tolist()
+            seq: List[int] = []
+            while len(seq) < n:  # consecutive labels differ: a repeat without silence is ambiguous
+                token = int(torch.randint(1, VOCAB, (), generator=self.gen))
+                if not seq or token != seq[-1]:
+                    seq.append(token)
             f = []
             for token in seq:
                 if torch.rand((), generator=self.gen) < 0.3:
@@ -121,10 +126,20 @@ def full_step(model: Transducer, features, symbols, boundary) -> torch.Tensor:
     return fast_rnnt.rnnt_loss(logits, symbols, BLANK, boundary)
 
 
+def edit_distance(a: List[int], b: List[int]) -> int:
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        diagonal, row[0] = row[0], i
+        for j in range(1, len(b) + 1):
+            diagonal, row[j] = row[j], min(diagonal + (a[i - 1] != b[j - 1]), row[j] + 1, row[j - 1] + 1)
+    return row[-1]
+
+
 @torch.no_grad()
 def greedy_accuracy(model: Transducer, features, boundary, labels: List[List[int]]) -> float:
+    """Label accuracy of greedy decoding: 1 - (edit distance / number of labels), floored at 0."""
     enc = model.enc_proj(model.encoder(features))
-    correct = total = 0
+    errors = total = 0
     for b, ref in enumerate(labels):
         hyp: List[int] = []
         token = torch.full((1, 1), BLANK, dtype=torch.long, device=features.device)
@@ -137,9 +152,9 @@ def greedy_accuracy(model: Transducer, features, boundary, labels: List[List[int
                 hyp.append(best)
                 token.fill_(best)
                 out, state = model.predictor(model.embedding(token), state)
-        total += max(len(hyp), len(ref))
-        correct += sum(h == r for h, r in zip(hyp, ref))
-    return correct / total
+        errors += edit_distance(hyp, ref)
+        total += len(ref)
+    return max(0.0, 1 - errors / total)
 
 
 # ------------------------------------------------------------------------------ measuring
