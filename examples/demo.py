@@ -217,17 +217,19 @@ def draw_pictures(out_dir: Path, losses: List[float], sample: Dict[str, torch.Te
 
     b = 0
     S_b, T_b = int(boundary[b, 2]), int(boundary[b, 3])
-    # Occupancy of each lattice node (s, t): the probability mass of the paths through it.
+    # Occupancy of each lattice node (s, t): the probability that the alignment passes through
+    # it, i.e. the occupancy of the arcs leaving it (1 at the final node).
     px_grad, py_grad = sample["px_grad"][b].cpu(), sample["py_grad"][b].cpu()
     node = torch.zeros(S_b + 1, T_b + 1)
     node[:, :T_b] += py_grad[: S_b + 1, :T_b]
-    node[1:, :] += px_grad[:S_b, : T_b + 1]
+    node[:S_b, :] += px_grad[:S_b, : T_b + 1]
+    node[S_b, T_b] = 1.0
     ranges = sample["ranges"][b].cpu()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    im = ax.imshow(node.numpy(), origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    im = ax.imshow(node.numpy(), origin="lower", aspect="auto", cmap="magma", interpolation="nearest", vmin=0, vmax=1)
     t = torch.arange(T_b)
-    ax.step(t, ranges[:T_b, 0], where="mid", color="cyan", lw=1.2, label=f"prune window (s_range={ranges.size(-1)})")
-    ax.step(t, ranges[:T_b, -1], where="mid", color="cyan", lw=1.2)
+    ax.step(t, ranges[:T_b, 0] - 0.5, where="mid", color="cyan", lw=1.2, label=f"prune window (s_range={ranges.size(-1)})")
+    ax.step(t, ranges[:T_b, -1] + 0.5, where="mid", color="cyan", lw=1.2)
     ax.set_xlabel("frame t")
     ax.set_ylabel("symbol position s")
     ax.set_title("Arc occupancy of one utterance (from return_grad) and the pruned windows")
@@ -260,7 +262,7 @@ def draw_pictures(out_dir: Path, losses: List[float], sample: Dict[str, torch.Te
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--out", type=Path, default=Path("demo_out"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() and fast_rnnt.with_cuda else "cpu")

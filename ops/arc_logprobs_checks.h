@@ -43,11 +43,11 @@ inline ArcLogprobsSizes check_arc_logprobs_inputs(const char* op, const at::Tens
                                                   bool check_values = true) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, K, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
-  TORCH_CHECK_TYPE(logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kDouble ||
+  TORCH_CHECK(logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kDouble ||
                        logits.scalar_type() == at::kHalf || logits.scalar_type() == at::kBFloat16,
                    op, ": expected logits to be float32, float64, float16 or bfloat16, got ",
                    logits.scalar_type());
-  TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
+  TORCH_CHECK(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
                    symbols.scalar_type());
   TORCH_CHECK(symbols.dim() == 3 && symbols.size(0) == logits.size(0) &&
                   symbols.size(1) == logits.size(1) && symbols.size(2) == logits.size(2),
@@ -80,7 +80,7 @@ inline void check_arc_logprobs_grads(const char* op, const at::Tensor& logits,
   auto check = [&](const char* name, const at::Tensor& t) {
     TORCH_CHECK(t.sizes() == rows, op, ": expected ", name, " of shape (B, T, K) = ", rows,
                 ", got ", t.sizes());
-    TORCH_CHECK_TYPE(t.scalar_type() == acc, op, ": expected ", name, " to be ", acc, " for ",
+    TORCH_CHECK(t.scalar_type() == acc, op, ": expected ", name, " to be ", acc, " for ",
                      logits.scalar_type(), " logits, got ", t.scalar_type());
     TORCH_CHECK(t.device() == logits.device(), op, ": ", name, " is on ", t.device(),
                 " but logits is on ", logits.device());

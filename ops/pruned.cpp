@@ -97,7 +97,7 @@ at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
               "-D tensor of shape ", px_grad_in.sizes());
   TORCH_CHECK(py_grad_in.dim() == 3, op, ": expected py_grad of shape (B, S+1, T), got a ",
               py_grad_in.dim(), "-D tensor of shape ", py_grad_in.sizes());
-  TORCH_CHECK_TYPE(at::isFloatingType(px_grad_in.scalar_type()) &&
+  TORCH_CHECK(at::isFloatingType(px_grad_in.scalar_type()) &&
                        px_grad_in.scalar_type() == py_grad_in.scalar_type(),
                    op, ": expected px_grad and py_grad of one floating dtype, got ",
                    px_grad_in.scalar_type(), " and ", py_grad_in.scalar_type());
@@ -187,12 +187,12 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
                                                   double delay_penalty) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, s_range, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
-  TORCH_CHECK_TYPE(is_float(logits), op,
+  TORCH_CHECK(is_float(logits), op,
                    ": expected logits to be float32, float64, float16 or bfloat16, got ",
                    logits.scalar_type());
   TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
               "-D tensor of shape ", symbols.sizes());
-  TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
+  TORCH_CHECK(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
                    symbols.scalar_type());
   const int64_t B = logits.size(0), T = logits.size(1), s_range = logits.size(2),
                 C = logits.size(3), S = symbols.size(1);

@@ -43,7 +43,7 @@ inline void check_boundary(const char* op, const std::optional<at::Tensor>& boun
                            const at::Device& device) {
   if (!boundary.has_value()) return;
   const at::Tensor& bd = *boundary;
-  TORCH_CHECK_TYPE(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
+  TORCH_CHECK(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
                    bd.scalar_type());
   TORCH_CHECK(bd.dim() == 2 && bd.size(0) == B && bd.size(1) == 4, op,
               ": expected boundary of shape (B, 4) = (", B, ", 4), got ", bd.sizes());
@@ -55,7 +55,7 @@ inline void check_boundary(const char* op, const std::optional<at::Tensor>& boun
 // ranges[b,t,k] = ranges[b,t,0] + k (one reduction; the offending row only looked up on failure).
 inline void check_ranges(const char* op, const at::Tensor& ranges, int64_t B, int64_t T,
                          int64_t s_range, int64_t S, const at::Device& device) {
-  TORCH_CHECK_TYPE(ranges.scalar_type() == at::kLong, op, ": expected ranges to be int64, got ",
+  TORCH_CHECK(ranges.scalar_type() == at::kLong, op, ": expected ranges to be int64, got ",
                    ranges.scalar_type());
   TORCH_CHECK(ranges.dim() == 3 && ranges.size(0) == B && ranges.size(1) == T &&
                   ranges.size(2) == s_range,

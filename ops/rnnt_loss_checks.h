@@ -60,7 +60,7 @@ inline void check_common(const char* op, const LatticeSizes& n, const Tensor& sy
                          const std::optional<Tensor>& boundary) {
   TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
               "-D tensor of shape ", symbols.sym_sizes());
-  TORCH_CHECK_TYPE(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
+  TORCH_CHECK(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
                    symbols.scalar_type());
   TORCH_CHECK(symbols.sym_size(0) == n.B && symbols.sym_size(1) == n.S, op,
               ": expected symbols of shape (B, S) = (", n.B, ", ", n.S, "), got ",
@@ -73,7 +73,7 @@ inline void check_common(const char* op, const LatticeSizes& n, const Tensor& sy
               ": rnnt_type='modified' requires T >= S, got T=", n.T, " and S=", n.S);
   if (boundary.has_value()) {
     const Tensor& bd = *boundary;
-    TORCH_CHECK_TYPE(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
+    TORCH_CHECK(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
                      bd.scalar_type());
     TORCH_CHECK(bd.dim() == 2 && bd.sym_size(0) == n.B && bd.sym_size(1) == 4, op,
                 ": expected boundary of shape (B, 4) = (", n.B, ", 4), got ", bd.sym_sizes());
@@ -90,9 +90,9 @@ inline LatticeSizes check_lm_am(const char* op, const Tensor& lm, const Tensor& 
               "-D tensor of shape ", lm.sym_sizes());
   TORCH_CHECK(am.dim() == 3, op, ": expected am of shape (B, T, C), got a ", am.dim(),
               "-D tensor of shape ", am.sym_sizes());
-  TORCH_CHECK_TYPE(is_float(lm), op, ": expected lm to be float32, float64, float16 or bfloat16, "
+  TORCH_CHECK(is_float(lm), op, ": expected lm to be float32, float64, float16 or bfloat16, "
                    "got ", lm.scalar_type());
-  TORCH_CHECK_TYPE(am.scalar_type() == lm.scalar_type(), op, ": lm is ", lm.scalar_type(),
+  TORCH_CHECK(am.scalar_type() == lm.scalar_type(), op, ": lm is ", lm.scalar_type(),
                    " but am is ", am.scalar_type());
   TORCH_CHECK(am.device() == lm.device(), op, ": lm is on ", lm.device(), " but am is on ",
               am.device());
@@ -112,7 +112,7 @@ inline LatticeSizes check_logits(const char* op, const Tensor& logits, const Ten
                                  const std::optional<Tensor>& boundary) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, S+1, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sym_sizes());
-  TORCH_CHECK_TYPE(is_float(logits), op,
+  TORCH_CHECK(is_float(logits), op,
                    ": expected logits to be float32, float64, float16 or bfloat16, got ",
                    logits.scalar_type());
   TORCH_CHECK(logits.sym_size(2) >= 1, op,

@@ -29,7 +29,7 @@ def _(px, py, boundary=None):
 @torch.library.register_fake("fast_rnnt::mutual_information_with_grad")
 def _(px, py, boundary=None):
     _check_recursion_shapes(px, py, boundary)
-    return px.new_empty(px.size(0)), torch.empty_like(px), torch.empty_like(py)
+    return px.new_empty(px.size(0)), px.new_empty(px.shape), py.new_empty(py.shape)  # contiguous, as the kernels
 
 
 def _check_arc_logprobs_shapes(logits: torch.Tensor, symbols: torch.Tensor, termination_symbol: int, use_hat_loss: bool) -> None:

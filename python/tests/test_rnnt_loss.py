@@ -296,7 +296,7 @@ def test_bad_inputs():
         fast_rnnt.rnnt_loss(logits[:, :2], symbols, 0, rnnt_type="modified")
     with pytest.raises(RuntimeError, match=r"expected boundary of shape \(B, 4\)"):
         fast_rnnt.rnnt_loss(logits, symbols, 0, boundary=boundary[:, :3])
-    with pytest.raises(TypeError, match=r"lm is Double but am is Float"):
+    with pytest.raises(RuntimeError, match=r"lm is Double but am is Float"):
         fast_rnnt.rnnt_loss_simple(lm, am.float(), symbols, 0)
     with pytest.raises(RuntimeError, match=r"boundary\[0\]"):
         fast_rnnt.rnnt_loss(logits, symbols, 0, boundary=torch.tensor([[0, 0, 3, 9], [0, 0, 3, 5]]))
