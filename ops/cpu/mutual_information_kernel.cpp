@@ -48,14 +48,28 @@ struct SequenceLattice {
   bool has_path() const { return !modified || S <= T_; }
 };
 
+// x[i], y[i] = the px and py arcs into cell s = lo + i of wave w (-inf where absent). Along a
+// wave both arcs walk through px/py with a fixed stride: (row - 1) on an anti-diagonal, row on a
+// column.
 template <typename T>
 void gather_arcs(const SequenceLattice<T>& q, int64_t w, int64_t lo, int64_t hi, T* x, T* y) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-  for (int64_t s = lo; s <= hi; ++s) {
-    const int64_t tx = q.px_frame(w, s), ty = q.py_frame(w, s);
-    x[s - lo] = s >= 1 ? q.px[(s - 1) * q.px_row + tx] : kNegInf;
-    y[s - lo] = ty >= 0 ? q.py[s * q.py_row + ty] : kNegInf;
+  const int64_t first = std::max<int64_t>(lo, 1);  // row 0 has no px arc
+  for (int64_t s = lo; s < first; ++s) x[s - lo] = kNegInf;
+  if (first <= hi) {
+    const int64_t step = q.modified ? q.px_row : q.px_row - 1;
+    const T* src = q.px + (first - 1) * q.px_row + q.px_frame(w, first);
+    T* dst = x + (first - lo);
+    for (int64_t i = 0, n = hi - first + 1; i < n; ++i) dst[i] = src[i * step];
   }
+  // The py arc exists where its frame py_frame(w, s) >= 0: all s (modified, w >= 1) or s < w.
+  const int64_t last = q.modified ? hi : std::min(hi, w - 1);
+  if (lo <= last) {
+    const int64_t step = q.modified ? q.py_row : q.py_row - 1;
+    const T* src = q.py + lo * q.py_row + q.py_frame(w, lo);
+    for (int64_t i = 0, n = last - lo + 1; i < n; ++i) y[i] = src[i * step];
+  }
+  for (int64_t s = std::max(lo, last + 1); s <= hi; ++s) y[s - lo] = kNegInf;
 }
 
 // A wave row: S+1 cells, a sentinel on each side, and room for the SIMD loops to run over.
@@ -75,8 +89,10 @@ T forward_sequence(const SequenceLattice<T>& q, bool keep_all, Workspace<T>& ws)
   const auto& kernels = cpu::log_semiring_kernels<T>();
   const int64_t width = row_width(q.S), num_waves = q.num_waves();
   ws.rows.resize((keep_all ? num_waves : 2) * width);
-  ws.x.resize(cpu::padded(q.S + 1));
-  ws.y.resize(cpu::padded(q.S + 1));
+  // The gathered arcs of every wave are kept too when the backward sweep will read them again.
+  const int64_t arcs = cpu::padded(q.S + 1);
+  ws.x.resize((keep_all ? num_waves : 1) * arcs);
+  ws.y.resize((keep_all ? num_waves : 1) * arcs);
   auto row = [&](int64_t w) { return ws.rows.data() + (keep_all ? w : (w & 1)) * width; };
   T* first = row(0);
   first[0] = kNegInf;
@@ -86,16 +102,18 @@ T forward_sequence(const SequenceLattice<T>& q, bool keep_all, Workspace<T>& ws)
     const int64_t lo = q.first_row(w), hi = q.last_row(w);
     const T* prev = row(w - 1);
     T* cur = row(w);
-    gather_arcs(q, w, lo, hi, ws.x.data(), ws.y.data());
-    kernels.log_add_wave(hi - lo + 1, /*left=*/prev + lo, /*x=*/ws.x.data(),
-                         /*down=*/prev + lo + 1, /*y=*/ws.y.data(), /*out=*/cur + lo + 1);
+    T* x = ws.x.data() + (keep_all ? w * arcs : 0);
+    T* y = ws.y.data() + (keep_all ? w * arcs : 0);
+    gather_arcs(q, w, lo, hi, x, y);
+    kernels.log_add_wave(hi - lo + 1, /*left=*/prev + lo, /*x=*/x, /*down=*/prev + lo + 1, /*y=*/y,
+                         /*out=*/cur + lo + 1);
     cur[lo] = kNegInf;
     cur[hi + 2] = kNegInf;
   }
   return q.has_path() ? row(num_waves - 1)[q.S + 1] : kNegInf;
 }
 
-// Given the rows of a keep_all forward pass, writes d p[S,T] / d px and d p[S,T] / d py into
+// Given the rows and gathered arcs of a keep_all forward pass, writes d p[S,T] / d px and d p[S,T] / d py into
 // px_grad / py_grad (offset and strided like q.px / q.py, zero-initialized by the caller).
 template <typename T>
 void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T* px_grad,
@@ -104,18 +122,20 @@ void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T
   const auto& kernels = cpu::log_semiring_kernels<T>();
   const int64_t width = row_width(q.S), num_waves = q.num_waves();
   ws.occ.assign(2 * width, T(0));
-  ws.x_occ.resize(cpu::padded(q.S + 1));
-  ws.y_occ.resize(cpu::padded(q.S + 1));
+  const int64_t arcs = cpu::padded(q.S + 1);
+  ws.x_occ.resize(arcs);
+  ws.y_occ.resize(arcs);
   auto occ_row = [&](int64_t w) { return ws.occ.data() + (w & 1) * width; };
   occ_row(num_waves - 1)[q.S + 1] = 1;
   for (int64_t w = num_waves - 1; w >= 1; --w) {
     const int64_t lo = q.first_row(w), hi = q.last_row(w), n = hi - lo + 1;
     const T* prev = ws.rows.data() + (w - 1) * width;
     const T* cur = ws.rows.data() + w * width;
-    gather_arcs(q, w, lo, hi, ws.x.data(), ws.y.data());
+    const T* x = ws.x.data() + w * arcs;  // gathered by forward_sequence
+    const T* y = ws.y.data() + w * arcs;
     T* occ = occ_row(w);
-    kernels.split_occupancy_wave(n, /*left=*/prev + lo, /*x=*/ws.x.data(), /*down=*/prev + lo + 1,
-                                 /*y=*/ws.y.data(), /*p=*/cur + lo + 1, /*occ=*/occ + lo + 1,
+    kernels.split_occupancy_wave(n, /*left=*/prev + lo, /*x=*/x, /*down=*/prev + lo + 1,
+                                 /*y=*/y, /*p=*/cur + lo + 1, /*occ=*/occ + lo + 1,
                                  /*x_occ=*/ws.x_occ.data(), /*y_occ=*/ws.y_occ.data());
     T* occ_prev = occ_row(w - 1);
     std::fill(occ_prev + q.first_row(w - 1), occ_prev + q.last_row(w - 1) + 3, T(0));
@@ -159,6 +179,9 @@ void run_batch(const at::Tensor& px, const at::Tensor& py, const std::optional<a
                                  s_end - s_begin, t_end - t_begin, n.modified};
       scores_ptr[b] = forward_sequence(q, with_grad, ws);
       if (with_grad) {
+        // Zero this sequence's gradients here, on the thread that writes them next.
+        std::fill(pxg_ptr + b * px_batch, pxg_ptr + (b + 1) * px_batch, T(0));
+        std::fill(pyg_ptr + b * py_batch, pyg_ptr + (b + 1) * py_batch, T(0));
         backward_sequence(q, scores_ptr[b], ws, pxg_ptr + px_offset, pyg_ptr + py_offset);
       }
     }
@@ -180,8 +203,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run(const at::Tensor& px_in, cons
   at::Tensor scores = at::empty({n.B}, px.options());
   at::Tensor px_grad, py_grad;
   if (with_grad) {
-    px_grad = at::zeros_like(px);
-    py_grad = at::zeros_like(py);
+    px_grad = at::empty_like(px);  // zeroed sequence by sequence in run_batch
+    py_grad = at::empty_like(py);
   }
   AT_DISPATCH_FLOATING_TYPES(px.scalar_type(), "mutual_information_cpu", [&] {
     run_batch<scalar_t>(px, py, boundary, n, scores, with_grad ? &px_grad : nullptr,
