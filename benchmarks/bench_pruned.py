@@ -3,7 +3,7 @@ step with the pruned loss composed of ATen ops (k2 style: log_softmax + gather +
 
     python benchmarks/bench_pruned.py [--device cuda] [--batch-sizes 8 16] [--iters 10]
 
-Batches: rows of /work/shared/bench/shape_info.pt (T, U) sorted by (T, U), contiguous buckets
+Batches: rows of ../shared/bench/shape_info.pt (T, U) sorted by (T, U), contiguous buckets
 of B rows at a few quantiles (a duration-sorted sampler). Encoder out (B, T, 512) and decoder
 out (B, U+1, 512) are random leaves; projections to C=500 feed rnnt_loss_smoothed(lm_only_scale
 =0.25, am_only_scale=0.0, return_grad=True); get_rnnt_prune_ranges(s_range=5); do_rnnt_pruning;
@@ -15,12 +15,17 @@ import statistics
 import time
 from pathlib import Path
 
+import sys
+
 import torch
 
 import fast_rnnt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import shape_info_path  # noqa: E402
+
 C, D, S_RANGE = 500, 512, 5
-SHAPES = Path("/work/shared/bench/shape_info.pt")
+SHAPES = shape_info_path()
 
 
 def k2_style_pruned_loss(logits, symbols, ranges, termination_symbol, boundary):

@@ -1,7 +1,7 @@
 """RNN-T loss forward + backward on LibriSpeech-shaped CPU batches: fast_rnnt vs ATen
 compositions (and torchaudio when it imports).
 
-Batches: /work/shared/bench/shape_info.pt ((N, 2) int32 rows of T frames, U tokens), sorted by
+Batches: ../shared/bench/shape_info.pt ((N, 2) int32 rows of T frames, U tokens), sorted by
 (T, U); the bucket of B consecutive utterances around the median (what a duration-sorted sampler
 gives). C = 500, blank = 0, float32, random logits and tokens, boundary (0, 0, U_b, T_b).
 
@@ -31,7 +31,10 @@ import torch
 
 import fast_rnnt
 
-SHAPE_INFO = "/work/shared/bench/shape_info.pt"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import shape_info_path  # noqa: E402
+
+SHAPE_INFO = str(shape_info_path())
 
 
 def bucket(batch_size: int):

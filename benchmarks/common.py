@@ -77,3 +77,12 @@ def print_table(rows: Dict[str, Dict[str, str]]) -> None:
     print("-|-".join("-" * w for w in widths))
     for name, r in rows.items():
         print(" | ".join(v.ljust(w) for v, w in zip([name] + [r[c] for c in cols], widths)))
+
+
+def shape_info_path():
+    """LibriSpeech train-clean-100 (T, U) rows: $FAST_RNNT_SHAPE_INFO, else ../shared/bench beside
+    the checkout."""
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[2] / "shared" / "bench" / "shape_info.pt"
+    return Path(os.environ.get("FAST_RNNT_SHAPE_INFO", default))
