@@ -12,7 +12,7 @@ created, i.e. everything forward + backward allocate at their peak (outputs, sav
 gradients), inputs excluded. CPU allocations go straight to malloc/mmap, so RSS tracks them.
 
     python benchmarks/bench_rnnt_loss.py [--batch-sizes 8 16] [--repeat 5] [--num-classes 500]
-                                         [--threads N]
+                                         [--threads N] [--baseline-python VENV/bin/python]
 
 On a shared or oversubscribed machine use --threads 1: every intra-op parallel region waits for its
 worker threads to be scheduled, which there costs milliseconds per ATen op and swamps the timings.
@@ -29,7 +29,10 @@ import time
 
 import torch
 
-import fast_rnnt
+try:
+    import fast_rnnt
+except ImportError:  # a baseline-only interpreter (--baseline-python), e.g. torchaudio's venv
+    fast_rnnt = None
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import shape_info_path  # noqa: E402
@@ -154,6 +157,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--baseline-python", default=sys.executable,
+                        help="interpreter for the torchaudio method (a venv with torch + torchaudio)")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "B"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -167,8 +172,9 @@ def main():
     print("-" * len(header))
     for batch_size in args.batch_sizes:
         for method in args.methods:
+            python = args.baseline_python if method.endswith("torchaudio") else sys.executable
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", method, str(batch_size), "--num-classes", str(args.num_classes),
+                [python, __file__, "--child", method, str(batch_size), "--num-classes", str(args.num_classes),
                  "--repeat", str(args.repeat), "--threads", str(args.threads)],
                 capture_output=True, text=True,
             )
