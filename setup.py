@@ -129,6 +129,7 @@ setup(
     description="Fast, lean transducer (RNN-T) losses as PyTorch custom ops for Python, TorchScript and C++",
     package_dir={"": "python"},
     packages=find_packages("python", exclude=["tests", "tests.*"]),
+    package_data={"fast_rnnt.benchmark": ["*.cpp"]},
     ext_modules=[Extension("fast_rnnt.lib.libfast_rnnt", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.9",

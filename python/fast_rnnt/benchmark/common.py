@@ -79,10 +79,39 @@ def print_table(rows: Dict[str, Dict[str, str]]) -> None:
         print(" | ".join(v.ljust(w) for v, w in zip([name] + [r[c] for c in cols], widths)))
 
 
+# (T, U) of B consecutive utterances at a quantile of LibriSpeech train-clean-100 (with speed
+# perturbation) sorted by (T, U), taken from the public transducer-loss benchmark's shape_info.pt;
+# used when that file is not at hand.
+_BUCKETS = {
+    (0.25, 16): [(284, 88), (284, 88), (284, 89), (284, 91), (284, 91), (284, 95), (284, 100), (285, 25),
+                 (285, 32), (285, 40), (285, 42), (285, 42), (285, 42), (285, 46), (285, 46), (285, 48)],
+    (0.5, 16): [(343, 70)] * 7 + [(343, 71)] * 9,
+    (0.9, 16): [(416, 59), (416, 59), (416, 61), (416, 61), (416, 61), (416, 61), (416, 62), (416, 62),
+                (416, 62), (416, 63), (416, 63), (416, 63), (416, 64), (416, 65), (416, 65), (416, 66)],
+    (0.25, 8): [(284, 88), (284, 88), (284, 89), (284, 91), (284, 91), (284, 95), (284, 100), (285, 25)],
+    (0.5, 8): [(343, 70)] * 7 + [(343, 71)],
+    (0.9, 8): [(416, 59), (416, 59), (416, 61), (416, 61), (416, 61), (416, 61), (416, 62), (416, 62)],
+}
+
+
 def shape_info_path():
     """LibriSpeech train-clean-100 (T, U) rows: $FAST_RNNT_SHAPE_INFO, else ../shared/bench beside
-    the checkout."""
+    a source checkout."""
     from pathlib import Path
 
-    default = Path(__file__).resolve().parents[2] / "shared" / "bench" / "shape_info.pt"
+    default = Path(__file__).resolve().parents[4] / "shared" / "bench" / "shape_info.pt"
     return Path(os.environ.get("FAST_RNNT_SHAPE_INFO", default))
+
+
+def librispeech_bucket(batch_size: int, quantile: float = 0.5) -> torch.Tensor:
+    """(B, 2) int64 rows (T, U): B consecutive utterances at `quantile` of the (T, U)-sorted list,
+    what a duration-sorted sampler gives."""
+    path = shape_info_path()
+    if path.exists():
+        info = torch.load(path, weights_only=True).long()
+        info = info[torch.argsort(info[:, 0] * 100_000 + info[:, 1])]
+        start = min(int(quantile * info.size(0)), info.size(0) - batch_size)
+        return info[start : start + batch_size]
+    if (quantile, batch_size) not in _BUCKETS:
+        raise FileNotFoundError(f"{path} not found (set FAST_RNNT_SHAPE_INFO); built-in buckets: {sorted(_BUCKETS)}")
+    return torch.tensor(_BUCKETS[(quantile, batch_size)], dtype=torch.int64)

@@ -1,0 +1,47 @@
+"""Runs every fast_rnnt benchmark on this machine and prints their tables.
+
+    python -m fast_rnnt.benchmark [--device cpu|cuda] [--only recursion losses pruned] [--quick]
+
+--quick: fewer repetitions and only the B=8 batches (a minute or two on a laptop CPU).
+Numbers we measured are in BENCHMARKS.md, with the machines and dates.
+"""
+
+import argparse
+import time
+
+import torch
+
+import fast_rnnt
+from fast_rnnt.benchmark import losses, pruned, recursion
+from fast_rnnt.benchmark.common import machine
+
+SUITES = {
+    "recursion": (recursion, "mutual-information recursion, fwd+bwd, vs the serial loop"),
+    "losses": (losses, "full and simple RNN-T loss, fwd+bwd, vs ATen compositions"),
+    "pruned": (pruned, "pruned training step and pruned loss vs ATen composition"),
+}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() and fast_rnnt.with_cuda else "cpu")
+    ap.add_argument("--only", nargs="+", choices=list(SUITES), default=list(SUITES))
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    print(f"fast_rnnt {fast_rnnt.__version__} on {args.device}: {machine()}")
+    for i, name in enumerate(args.only, 1):
+        module, what = SUITES[name]
+        print(f"\n[{i}/{len(args.only)}] {name}: {what}", flush=True)
+        start = time.perf_counter()
+        suite_args = ["--device", args.device]
+        if args.quick:
+            suite_args += {"recursion": ["--reps", "5"], "losses": ["--repeat", "2", "--batch-sizes", "8"],
+                           "pruned": ["--iters", "2", "--batch-sizes", "8", "--quantiles", "0.5"]}[name]
+        if name == "recursion" and args.device != "cpu":
+            suite_args += ["--impl", "fast_rnnt"]  # the serial baseline is CPU code
+        module.main(suite_args)
+        print(f"({name}: {time.perf_counter() - start:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

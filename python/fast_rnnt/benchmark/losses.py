@@ -1,0 +1,195 @@
+"""RNN-T loss forward + backward on LibriSpeech-shaped CPU batches: fast_rnnt vs ATen
+compositions (and torchaudio when it imports).
+
+Batches: ../shared/bench/shape_info.pt, or the built-in copies of its buckets ((N, 2) int32 rows of T frames, U tokens), sorted by
+(T, U); the bucket of B consecutive utterances around the median (what a duration-sorted sampler
+gives). C = 500, blank = 0, float32, random logits and tokens, boundary (0, 0, U_b, T_b).
+
+Time: median wall time of `repeat` runs of forward + backward after one warm-up run.
+Memory: each (method, batch) runs in a fresh subprocess; "peak extra" is the process's peak
+resident set size (getrusage ru_maxrss) minus its resident set size right after the inputs were
+created, i.e. everything forward + backward allocate at their peak (outputs, saved tensors,
+gradients), inputs excluded. CPU allocations go straight to malloc/mmap, so RSS tracks them.
+
+    python -m fast_rnnt.benchmark.losses [--batch-sizes 8 16] [--repeat 5] [--num-classes 500]
+                                         [--threads N] [--baseline-python VENV/bin/python]
+
+On a shared or oversubscribed machine use --threads 1: every intra-op parallel region waits for its
+worker threads to be scheduled, which there costs milliseconds per ATen op and swamps the timings.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+try:
+    import fast_rnnt
+    from fast_rnnt.benchmark.common import librispeech_bucket
+except ImportError:  # a baseline-only interpreter (--baseline-python), e.g. torchaudio's venv
+    fast_rnnt = None
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import librispeech_bucket
+
+
+
+
+def bucket(batch_size: int):
+    """(T_b, U_b) of B consecutive utterances at the median of the (T, U)-sorted list."""
+    rows = librispeech_bucket(batch_size, 0.5)
+    return rows[:, 0], rows[:, 1]
+
+
+def make_inputs(batch_size: int, num_classes: int, full: bool, seed: int = 0, device: str = "cpu"):
+    g = torch.Generator().manual_seed(seed)
+    frames, tokens = bucket(batch_size)
+    B, T, S, C = batch_size, int(frames.max()), int(tokens.max()), num_classes
+    symbols = torch.randint(1, C, (B, S), generator=g).to(device)
+    boundary = torch.stack([torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.long), tokens, frames], 1).to(device)
+    if full:
+        logits = torch.randn(B, T, S + 1, C, generator=g).to(device).requires_grad_()
+        return dict(logits=logits, symbols=symbols, boundary=boundary)
+    lm = torch.randn(B, S + 1, C, generator=g).to(device).requires_grad_()
+    am = torch.randn(B, T, C, generator=g).to(device).requires_grad_()
+    return dict(lm=lm, am=am, symbols=symbols, boundary=boundary)
+
+
+# ---- methods: each returns the summed loss, to be backpropagated -------------------------------
+
+def full_fast_rnnt(logits, symbols, boundary):
+    return fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, reduction="sum")
+
+
+def _regular_px(px, boundary):
+    """(B, S, T) -> (B, S, T+1) with -inf at column T and at t_end (k2's regular layout)."""
+    B, S, T = px.shape
+    px = torch.cat([px, px.new_full((B, S, 1), float("-inf"))], 2)
+    last = torch.arange(T + 1)[None, None, :] == boundary[:, 3][:, None, None]
+    return px.masked_fill(last, float("-inf"))
+
+
+def full_aten(logits, symbols, boundary):
+    """log_softmax of logits' size + gathers + the recursion op."""
+    B, T, S1, C = logits.shape
+    S = S1 - 1
+    lp = logits.log_softmax(-1)
+    px = lp[:, :, :S].gather(3, symbols[:, None, :, None].expand(B, T, S, 1)).squeeze(-1).transpose(1, 2)
+    py = lp[..., 0].transpose(1, 2)
+    return -fast_rnnt.mutual_information_recursion(_regular_px(px, boundary).contiguous(), py.contiguous(), boundary).sum()
+
+
+def full_torchaudio(logits, symbols, boundary):
+    import torchaudio.functional as F
+
+    return F.rnnt_loss(logits, symbols.int(), boundary[:, 3].int(), boundary[:, 2].int(), blank=0, reduction="sum")
+
+
+def simple_fast_rnnt(lm, am, symbols, boundary):
+    return fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary, reduction="sum")
+
+
+def simple_aten(lm, am, symbols, boundary):
+    """k2's ATen composition: max-shifted exp + matmul normalizer, gather from am expanded to
+    (B, S, T, C) (whose backward materializes that size) + the recursion op."""
+    B, T, C = am.shape
+    S = lm.size(1) - 1
+    am_max = am.max(2, keepdim=True)[0]
+    lm_max = lm.max(2, keepdim=True)[0]
+    norm = (torch.matmul((lm - lm_max).exp(), (am - am_max).exp().transpose(1, 2)) + torch.finfo(am.dtype).tiny).log()
+    norm = norm + lm_max + am_max.transpose(1, 2)
+    px_am = torch.gather(am.unsqueeze(1).expand(B, S, T, C), 3, symbols.reshape(B, S, 1, 1).expand(B, S, T, 1)).squeeze(-1)
+    px_lm = torch.gather(lm[:, :S], 2, symbols.unsqueeze(-1))
+    px = px_am + px_lm - norm[:, :S]
+    py = am[:, :, 0].unsqueeze(1) + lm[:, :, 0].unsqueeze(2) - norm
+    return -fast_rnnt.mutual_information_recursion(_regular_px(px, boundary), py, boundary).sum()
+
+
+METHODS = {
+    "rnnt_loss/fast_rnnt": (full_fast_rnnt, True),
+    "rnnt_loss/aten+recursion": (full_aten, True),
+    "rnnt_loss/torchaudio": (full_torchaudio, True),
+    "simple/fast_rnnt": (simple_fast_rnnt, False),
+    "simple/aten(k2)+recursion": (simple_aten, False),
+}
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(method: str, batch_size: int, num_classes: int, repeat: int, device: str) -> dict:
+    fn, full = METHODS[method]
+    inputs = make_inputs(batch_size, num_classes, full, device=device)
+    grads = [v for v in inputs.values() if v.requires_grad]
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    baseline = torch.cuda.memory_allocated() if cuda else rss_bytes()
+    times, value = [], None
+    for i in range(repeat + 1):
+        for g in grads:
+            g.grad = None
+        t0 = time.perf_counter()
+        loss = fn(**inputs)
+        loss.backward()
+        if cuda:
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - t0
+        value = loss.item()
+        if i:
+            times.append(elapsed)
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    shape = tuple(inputs["logits"].shape) if full else (tuple(inputs["lm"].shape), tuple(inputs["am"].shape))
+    input_bytes = sum(v.numel() * v.element_size() for v in inputs.values())
+    return dict(method=method, B=batch_size, shape=str(shape), ms=1e3 * statistics.median(times),
+                peak_extra_mb=(peak - baseline) / 2**20, input_mb=input_bytes / 2**20, loss=value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--num-classes", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--baseline-python", default=sys.executable,
+                        help="interpreter for the torchaudio method (a venv with torch + torchaudio)")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "B"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.num_classes, args.repeat, args.device)))
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, C={args.num_classes}, float32, {args.device}")
+    header = f"{'method':28s} {'B':>3s} {'shape':34s} {'median ms':>10s} {'peak extra MB':>14s} {'inputs MB':>10s} {'loss':>12s}"
+    print(header)
+    print("-" * len(header))
+    for batch_size in args.batch_sizes:
+        for method in args.methods:
+            python = args.baseline_python if method.endswith("torchaudio") else sys.executable
+            proc = subprocess.run(
+                [python, __file__, "--child", method, str(batch_size), "--num-classes", str(args.num_classes),
+                 "--repeat", str(args.repeat), "--threads", str(args.threads), "--device", args.device],
+                capture_output=True, text=True,
+            )
+            if proc.returncode != 0:
+                reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+                print(f"{method:28s} {batch_size:3d} skipped: {reason[:80]}")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"{r['method']:28s} {r['B']:3d} {r['shape']:34s} {r['ms']:10.1f} {r['peak_extra_mb']:14.1f} "
+                  f"{r['input_mb']:10.1f} {r['loss']:12.4f}")
+
+
+if __name__ == "__main__":
+    main()
