@@ -97,7 +97,6 @@ class CMakeBuild(build_ext):
             f"-DPython_EXECUTABLE={sys.executable}",
             "-DCMAKE_BUILD_TYPE=Release",
             f"-DFAST_RNNT_BUILD_TESTS={'ON' if _flag('FAST_RNNT_BUILD_TESTS') else 'OFF'}",
-            "-DCMAKE_INSTALL_RPATH=$ORIGIN",
         ]
         if shutil.which("ninja") is None and _has_module("ninja"):
             import ninja
