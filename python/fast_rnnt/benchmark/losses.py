@@ -119,6 +119,20 @@ METHODS = {
 }
 
 
+def gradient_accuracy(batch_size: int, num_classes: int, device: str) -> dict:
+    """Max abs error of the float32 logits gradient against a float64 run of the ATen
+    composition, for fast_rnnt and for the float32 ATen composition."""
+    inputs = make_inputs(batch_size, num_classes, True, device=device)
+    logits64 = inputs["logits"].detach().double().requires_grad_()
+    full_aten(logits64, inputs["symbols"], inputs["boundary"]).backward()
+    errors = {}
+    for name, fn in (("fast_rnnt", full_fast_rnnt), ("aten+recursion", full_aten)):
+        logits = inputs["logits"].detach().clone().requires_grad_()
+        fn(logits, inputs["symbols"], inputs["boundary"]).backward()
+        errors[name] = (logits.grad.double() - logits64.grad).abs().max().item()
+    return errors
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -161,6 +175,8 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--grad-accuracy", action="store_true",
+                        help="also compare float32 logits gradients with a float64 run (max abs error)")
     parser.add_argument("--baseline-python", default=sys.executable,
                         help="interpreter for the torchaudio method (a venv with torch + torchaudio)")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "B"), help=argparse.SUPPRESS)
@@ -189,6 +205,10 @@ def main(argv=None):
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"{r['method']:28s} {r['B']:3d} {r['shape']:34s} {r['ms']:10.1f} {r['peak_extra_mb']:14.1f} "
                   f"{r['input_mb']:10.1f} {r['loss']:12.4f}")
+        if args.grad_accuracy and fast_rnnt is not None:
+            errors = gradient_accuracy(batch_size, args.num_classes, args.device)
+            print(f"  B={batch_size}: max abs error of the float32 logits gradient vs float64: "
+                  + ", ".join(f"{k} {v:.2e}" for k, v in errors.items()))
 
 
 if __name__ == "__main__":
