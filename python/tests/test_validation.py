@@ -138,7 +138,29 @@ _SYMBOL_CASES = [
     ("modified_sequence_T_lt_S", _set(rnnt_type="modified", boundary=torch.tensor([[0, 0, S, T], [0, 3, 3, 5]])), r"rnnt_type='modified' requires t_end - t_begin >= s_end - s_begin for every sequence, got boundary\[1\] = \(s_begin=0, t_begin=3, s_end=3, t_end=5\)"),
 ]
 
+# A second device for the device checks: "meta" works without a GPU for the composite ops,
+# whose checks run before any kernel; the device kernels' own checks need a real second device.
+OTHER = "cuda" if torch.cuda.is_available() and fast_rnnt.with_cuda else "meta"
+
+
+def _to_other(name):
+    return _set(**{name: lambda kw: kw[name].to(OTHER)})
+
+
+_KERNEL_DEVICE_CASES = {
+    "mi": [
+        ("py_device", _to_other("py"), rf"px is on cpu but py is on {OTHER}"),
+        ("boundary_device", _to_other("boundary"), rf"boundary is on {OTHER}.* but px is on cpu"),
+    ],
+    "arc": [("symbols_device", _to_other("symbols"), rf"symbols is on {OTHER}.* but logits is on cpu")],
+}
+if OTHER == "meta":  # the meta (fake) kernels do not check devices
+    _KERNEL_DEVICE_CASES = {k: [] for k in _KERNEL_DEVICE_CASES}
+
 _LM_AM_CASES = [
+    ("am_device", _to_other("am"), rf"lm is on cpu but am is on {OTHER}"),
+    ("symbols_device", _to_other("symbols"), rf"symbols is on {OTHER}.* but the scores are on cpu"),
+    ("boundary_device", _to_other("boundary"), rf"boundary is on {OTHER}.* but the scores are on cpu"),
     ("lm_2d", _set(lm=lambda kw: kw["lm"][0]), r"expected lm of shape \(B, S\+1, C\), got a 2-D tensor"),
     ("am_4d", _set(am=lambda kw: kw["am"][None]), r"expected am of shape \(B, T, C\), got a 4-D tensor"),
     ("lm_int", _set(lm=lambda kw: kw["lm"].long(), am=lambda kw: kw["am"].long()), r"expected lm to be float32, float64, float16 or bfloat16, got Long"),
@@ -150,6 +172,8 @@ _LM_AM_CASES = [
 ]
 
 _JOINT_CASES = [
+    ("symbols_device", _to_other("symbols"), rf"symbols is on {OTHER}.* but the scores are on cpu"),
+    ("boundary_device", _to_other("boundary"), rf"boundary is on {OTHER}.* but the scores are on cpu"),
     ("logits_3d", _set(logits=lambda kw: kw["logits"][0]), r"expected logits of shape \(B, T, S\+1, C\), got a 3-D tensor"),
     ("logits_int", _set(logits=lambda kw: kw["logits"].long()), r"expected logits to be float32, float64, float16 or bfloat16, got Long"),
     ("modified_T_lt_S", _set(rnnt_type="modified", boundary=None, symbols=torch.ones(B, T + 1, dtype=torch.long), logits=torch.randn(B, T, T + 2, C)), r"rnnt_type='modified' requires T >= S, got T=6 and S=7"),
@@ -158,6 +182,9 @@ _JOINT_CASES = [
 ]
 
 _PRUNED_CASES = [
+    ("symbols_device", _to_other("symbols"), rf"symbols is on {OTHER}.* but logits is on cpu"),
+    ("ranges_device", _to_other("ranges"), rf"ranges is on {OTHER}.* but the other inputs are on cpu"),
+    ("boundary_device", _to_other("boundary"), rf"boundary is on {OTHER}.* but the other inputs are on cpu"),
     ("logits_3d", _set(logits=lambda kw: kw["logits"][0]), r"expected logits of shape \(B, T, s_range, C\), got a 3-D tensor"),
     ("logits_int", _set(logits=lambda kw: kw["logits"].long()), r"expected logits to be float32, float64, float16 or bfloat16, got Long"),
     ("symbols_1d", _set(symbols=lambda kw: kw["symbols"][0]), r"expected symbols of shape \(B, S\), got a 1-D tensor"),
@@ -185,6 +212,8 @@ _PRUNED_CASES = [
 ]
 
 _PRUNE_RANGES_CASES = [
+    ("py_grad_device", _to_other("py_grad"), rf"px_grad is on cpu but py_grad is on {OTHER}"),
+    ("boundary_device", _to_other("boundary"), rf"boundary is on {OTHER}.* but the other inputs are on cpu"),
     ("px_grad_2d", _set(px_grad=lambda kw: kw["px_grad"][0]), r"expected px_grad of shape \(B, S, T\+1\) or \(B, S, T\), got a 2-D tensor"),
     ("py_grad_2d", _set(py_grad=lambda kw: kw["py_grad"][0]), r"expected py_grad of shape \(B, S\+1, T\), got a 2-D tensor"),
     ("dtype_mismatch", _set(py_grad=lambda kw: kw["py_grad"].double()), r"expected px_grad and py_grad of one floating dtype, got Float and Double"),
@@ -200,6 +229,8 @@ _PRUNE_RANGES_CASES = [
 ]
 
 _DO_PRUNING_CASES = [
+    ("lm_device", _to_other("lm"), rf"lm is on {OTHER}.* but am is on cpu"),
+    ("ranges_device", _to_other("ranges"), rf"ranges is on {OTHER}.* but the other inputs are on cpu"),
     ("am_2d", _set(am=lambda kw: kw["am"][0]), r"expected am of shape \(B, T, D_am\), got a 2-D tensor"),
     ("lm_2d", _set(lm=lambda kw: kw["lm"][0]), r"expected lm of shape \(B, S\+1, D_lm\), got a 2-D tensor"),
     ("ranges_2d", _set(ranges=lambda kw: kw["ranges"][0]), r"expected ranges of shape \(B, T, s_range\), got a 2-D tensor"),
@@ -212,7 +243,7 @@ _DO_PRUNING_CASES = [
     ("s_range_0", _set(ranges=lambda kw: kw["ranges"][:, :, :0]), r"expected s_range >= 1, got ranges of shape \[2, 6, 0\]"),
 ]
 
-_ARC_CASES = [
+_ARC_CASES = _KERNEL_DEVICE_CASES["arc"] + [
     ("logits_3d", _set(logits=lambda kw: kw["logits"][0]), r"expected logits of shape \(B, T, K, C\), got a 3-D tensor"),
     ("logits_int", _set(logits=lambda kw: kw["logits"].long()), r"expected logits to be float32, float64, float16 or bfloat16, got Long"),
     ("symbols_int32", _set(symbols=lambda kw: kw["symbols"].int()), r"expected symbols to be int64, got Int"),
@@ -224,7 +255,7 @@ _ARC_CASES = [
     ("no_classes", _set(logits=lambda kw: kw["logits"][..., :0], symbols=torch.zeros(B, T, S + 1, dtype=torch.long)), r"expected logits with at least one class"),
 ]
 
-_MI_CASES = [
+_MI_CASES = _KERNEL_DEVICE_CASES["mi"] + [
     ("px_2d", _set(px=lambda kw: kw["px"][0]), r"expected px of shape \(B, S, T\+1\) or \(B, S, T\), got a 2-D tensor"),
     ("py_4d", _set(py=lambda kw: kw["py"][None]), r"expected py of shape \(B, S\+1, T\), got a 4-D tensor"),
     ("px_int", _set(px=lambda kw: kw["px"].long(), py=lambda kw: kw["py"].long()), r"expected px to be float32, float64, float16 or bfloat16, got Long"),
@@ -239,6 +270,7 @@ _MI_CASES = [
 ]
 
 _JOINT_MI_CASES = [
+    ("part_device", _set(px=lambda kw: [kw["px"][0], kw["px"][1].to(OTHER)]), rf"expected every px\[n\] and py\[n\] on cpu, got px\[1\] on {OTHER}"),
     ("lengths", _set(py=lambda kw: kw["py"][:1]), r"expected px and py to be non-empty lists of equal length, got 2 and 1 tensors"),
     ("empty", _set(px=[], py=[]), r"expected px and py to be non-empty lists of equal length, got 0 and 0"),
     ("part_shapes", _set(px=lambda kw: [kw["px"][0], kw["px"][1][:, :2]]), r"expected every px\[n\] of shape \[2, 3, 7\]"),
