@@ -22,7 +22,8 @@ inline void check_symbol_values(const char* op, const at::Tensor& symbols, int64
   const auto range = at::stack({lo, hi}).cpu();
   const int64_t min = range[0].item<int64_t>(), max = range[1].item<int64_t>();
   if (min >= 0 && max < C) return;
-  const auto bad = (symbols.lt(0) | symbols.ge(C)).nonzero()[0].cpu();
+  // nonzero() may come back column-major: make the row contiguous before reading it raw.
+  const auto bad = (symbols.lt(0) | symbols.ge(C)).nonzero()[0].cpu().contiguous();
   std::vector<int64_t> index(bad.data_ptr<int64_t>(), bad.data_ptr<int64_t>() + bad.numel());
   at::Tensor value = symbols;
   for (const int64_t i : index) value = value[i];

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "fast_rnnt/mutual_information.h"
+#include "ops/mutual_information_checks.h"
+#include "ops/rnnt_loss_checks.h"
 
 namespace fast_rnnt {
 
@@ -49,7 +51,17 @@ at::Tensor joint_mutual_information_composite(at::TensorList px, at::TensorList 
                 ": expected every px[n] of shape ", px[0].sizes(), " and py[n] of shape ",
                 py[0].sizes(), ", got px[", n, "] ", px[n].sizes(), " and py[", n, "] ",
                 py[n].sizes());
+    TORCH_CHECK(px[n].scalar_type() == px[0].scalar_type() &&
+                    py[n].scalar_type() == px[0].scalar_type(),
+                op, ": expected every px[n] and py[n] to be ", px[0].scalar_type(), ", got px[", n,
+                "] ", px[n].scalar_type(), " and py[", n, "] ", py[n].scalar_type());
+    TORCH_CHECK(px[n].device() == px[0].device() && py[n].device() == px[0].device(), op,
+                ": expected every px[n] and py[n] on ", px[0].device(), ", got px[", n, "] on ",
+                px[n].device(), " and py[", n, "] on ", py[n].device());
   }
+  // Shapes, dtypes and devices; boundary values too unless tracing (the kernel checks them then).
+  check_mutual_information_inputs(op, px[0], py[0], boundary,
+                                  /*check_values=*/!boundary || rnnt::has_values(*boundary));
   const int64_t N = static_cast<int64_t>(px.size()), B = px[0].size(0);
   const at::Tensor px_parts = at::stack(px), py_parts = at::stack(py);  // (N, B, ...)
   // Occupancies of the summed lattice, held fixed: each part is credited linearly with them.

@@ -164,6 +164,11 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
               lm.sizes());
   TORCH_CHECK(lm.device() == am.device(), op, ": lm is on ", lm.device(), " but am is on ",
               am.device());
+  TORCH_CHECK(is_float(am), op, ": expected am to be float32, float64, float16 or bfloat16, got ",
+              am.scalar_type());
+  TORCH_CHECK(lm.scalar_type() == am.scalar_type(), op, ": am is ", am.scalar_type(),
+              " but lm is ", lm.scalar_type());
+  TORCH_CHECK(s_range >= 1, op, ": expected s_range >= 1, got ranges of shape ", ranges.sizes());
   check_ranges(op, ranges, B, T, s_range, S, am.device());
 
   at::Tensor am_pruned = am.unsqueeze(2).expand({B, T, s_range, am_dim});
@@ -205,6 +210,9 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   TORCH_CHECK(!use_hat_loss || termination_symbol == 0, op,
               ": use_hat_loss=True requires termination_symbol == 0 (the HAT blank is class 0), "
               "got termination_symbol=", termination_symbol);
+  TORCH_CHECK(!use_hat_loss || C >= 2, op,
+              ": use_hat_loss=True requires at least 2 classes (the blank and one symbol), got C=",
+              C);
   TORCH_CHECK(rnnt_type != RnntType::kModified || T >= S, op,
               ": rnnt_type='modified' requires T >= S, got T=", T, " and S=", S);
   const bool regular = rnnt_type == RnntType::kRegular;
@@ -213,6 +221,7 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   check_boundary(op, boundary, B, logits.device());
   if (boundary.has_value() && values_readable(*boundary)) {
     check_boundary_values(op, *boundary, S, T);
+    if (rnnt_type == RnntType::kModified) check_boundary_frames_cover_symbols(op, *boundary);
   }
 
   if (values_readable(symbols)) check_symbol_values(op, symbols, C);

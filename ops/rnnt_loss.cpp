@@ -49,8 +49,14 @@ SimpleParts simple_parts(const Tensor& lm, const Tensor& am, const Tensor& symbo
   SimpleParts p;
   // The shifts only keep exp() in range; detached, the gradient flows through exp() alone and
   // is exactly that of the log-sum-exp.
-  p.lm_max = std::get<0>(lm.detach().max(2, /*keepdim=*/true));
-  p.am_max = std::get<0>(am.detach().max(2, /*keepdim=*/true));
+  // A row masked entirely (all -inf) shifts by 0, as torch.logsumexp: its probabilities are 0
+  // (no arcs, zero gradient), not exp(-inf - -inf) = NaN.
+  auto finite_max = [](const Tensor& x) {
+    const Tensor m = std::get<0>(x.detach().max(2, /*keepdim=*/true));
+    return m.masked_fill(m.isinf(), 0.0);
+  };
+  p.lm_max = finite_max(lm);
+  p.am_max = finite_max(am);
   p.lm_probs = (lm - p.lm_max).exp();
   p.am_probs = (am - p.am_max).exp();
   p.normalizers = (at::matmul(p.lm_probs, p.am_probs.transpose(1, 2)) +
@@ -84,12 +90,15 @@ std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, c
   const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
   const double tiny = smallest_normal(lm.scalar_type());
   // LM-only: log_softmax(lm[b, s]).
-  const Tensor lm_sum = p.lm_probs.sum(2, /*keepdim=*/true);                   // (B, S+1, 1)
+  // Clamped so that a masked row (sum 0) gives -inf arcs, not NaN; a row with a finite max
+  // sums to >= 1 and is unchanged.
+  const Tensor lm_sum = p.lm_probs.sum(2, /*keepdim=*/true).clamp_min(tiny);   // (B, S+1, 1)
   const Tensor lm_only_norm = lm_sum.log() + p.lm_max;                          // (B, S+1, 1)
   // AM-only: log_softmax(am[b, t] + log(unigram)), unigram = mean_{b,s} softmax(lm[b, s]).
   const Tensor unigram = (p.lm_probs / lm_sum).mean({0, 1}) + tiny;             // (C,)
   const Tensor am_only_norm =
-      (at::matmul(p.am_probs, unigram).log().unsqueeze(2) + p.am_max).transpose(1, 2);  // (B,1,T)
+      (at::matmul(p.am_probs, unigram).clamp_min(tiny).log().unsqueeze(2) + p.am_max)
+          .transpose(1, 2);  // (B, 1, T)
   const Tensor log_unigram = unigram.log();
 
   const Tensor px_joint = p.px_am + p.px_lm - p.normalizers.narrow_symint(1, 0, n.S);  // (B,S,T)

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ops/arc_logprobs_checks.h"
+#include "ops/mutual_information_checks.h"
 
 // Internal to the loss composites; a namespace of their own keeps these names clear of the
 // kernels' anonymous namespaces.
@@ -79,6 +80,11 @@ inline void check_common(const char* op, const LatticeSizes& n, const Tensor& sy
                 ": expected boundary of shape (B, 4) = (", n.B, ", 4), got ", bd.sym_sizes());
     TORCH_CHECK(bd.device() == reference.device(), op, ": boundary is on ", bd.device(),
                 " but the scores are on ", reference.device());
+    if (has_values(bd)) {
+      check_boundary_values(op, bd, n.S.guard_int(__FILE__, __LINE__),
+                            n.T.guard_int(__FILE__, __LINE__));
+      if (type == RnntType::kModified) check_boundary_frames_cover_symbols(op, bd);
+    }
   }
   if (has_values(symbols)) check_symbol_values(op, symbols, n.C.guard_int(__FILE__, __LINE__));
 }

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -78,14 +79,16 @@ void forward_rows(const at::Tensor& logits, const at::Tensor& symbols, int64_t b
         x = raw;
       }
       const int64_t v = sp[symbol_at(r)];
+      // A row masked entirely (every logit -inf) has no arcs: -inf, not -inf - -inf = NaN.
+      constexpr acc_t kMinusInf = -std::numeric_limits<acc_t>::infinity();
       if (!hat) {
         const acc_t lse = kernels.log_sum_exp(C, x);
-        so[r] = x[v] - lse;
-        bo[r] = x[blank] - lse;
+        so[r] = lse == kMinusInf ? kMinusInf : x[v] - lse;
+        bo[r] = lse == kMinusInf ? kMinusInf : x[blank] - lse;
         no[r] = lse;
       } else {
         const acc_t lse = kernels.log_sum_exp(C - 1, x + 1);
-        so[r] = x[v] - lse + log_sigmoid(-x[0]);
+        so[r] = lse == kMinusInf ? kMinusInf : x[v] - lse + log_sigmoid(-x[0]);
         bo[r] = log_sigmoid(x[0]);
         no[r] = lse;
       }
@@ -124,12 +127,22 @@ void backward_rows(const at::Tensor& logits, const at::Tensor& symbols, int64_t 
         out = gp + r * C;
       }
       const int64_t v = sp[symbol_at(r)];
-      const acc_t g_sym = gs[r], g_blank = gb[r];
+      // A row masked entirely (normalizer -inf) gave constant -inf outputs: zero gradient.
+      const bool masked = np[r] == -std::numeric_limits<acc_t>::infinity();
+      const acc_t g_sym = masked ? acc_t(0) : gs[r], g_blank = gb[r];
       if (!hat) {
-        kernels.scaled_exp(C, x, np[r], -(g_sym + g_blank), out);
-        out[blank] += g_blank;
+        if (masked) {
+          std::fill(out, out + C, acc_t(0));
+        } else {
+          kernels.scaled_exp(C, x, np[r], -(g_sym + g_blank), out);
+          out[blank] += g_blank;
+        }
       } else {
-        kernels.scaled_exp(C - 1, x + 1, np[r], -g_sym, out + 1);
+        if (masked) {
+          std::fill(out + 1, out + C, acc_t(0));
+        } else {
+          kernels.scaled_exp(C - 1, x + 1, np[r], -g_sym, out + 1);
+        }
         out[0] = g_blank * sigmoid(-x[0]) - g_sym * sigmoid(x[0]);
       }
       out[v] += g_sym;

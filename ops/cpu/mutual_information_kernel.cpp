@@ -28,6 +28,7 @@ namespace fast_rnnt {
 namespace {
 
 constexpr char kOpName[] = "mutual_information";
+constexpr char kWithGradOpName[] = "mutual_information_with_grad";
 
 // One sequence's sub-lattice: px/py already offset to (s_begin, t_begin).
 template <typename T>
@@ -197,7 +198,8 @@ at::Tensor compute_copy(const at::Tensor& t) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor> run(const at::Tensor& px_in, const at::Tensor& py_in,
                                                    const std::optional<at::Tensor>& boundary,
                                                    bool with_grad) {
-  const MutualInformationSizes n = check_mutual_information_inputs(kOpName, px_in, py_in, boundary);
+  const MutualInformationSizes n = check_mutual_information_inputs(
+      with_grad ? kWithGradOpName : kOpName, px_in, py_in, boundary);
   TORCH_INTERNAL_ASSERT(px_in.device().is_cpu());
   const at::Tensor px = compute_copy(px_in), py = compute_copy(py_in);
   at::Tensor scores = at::empty({n.B}, px.options());

@@ -92,12 +92,14 @@ __global__ void arc_logprobs_forward_rows(const scalar_t* __restrict__ logits, R
   const acc_t lse = nan ? acc_t(NAN) : (isinf(m) ? m : m + log(s));
   const int64_t v = symbols[symbol_at(r)];
   const acc_t x_sym = (v >= 0 && v < C) ? static_cast<acc_t>(x[v]) : acc_t(NAN);
+  // A row masked entirely (every logit -inf) has no arcs: -inf, not -inf - -inf = NaN.
+  const bool masked = lse == neg_inf<acc_t>();
   if (!hat) {
-    sym_out[r] = x_sym - lse;
-    blank_out[r] = static_cast<acc_t>(x[blank]) - lse;
+    sym_out[r] = masked ? neg_inf<acc_t>() : x_sym - lse;
+    blank_out[r] = masked ? neg_inf<acc_t>() : static_cast<acc_t>(x[blank]) - lse;
   } else {
     const acc_t x0 = static_cast<acc_t>(x[0]);
-    sym_out[r] = x_sym - lse + log_sigmoid(-x0);
+    sym_out[r] = masked ? neg_inf<acc_t>() : x_sym - lse + log_sigmoid(-x0);
     blank_out[r] = log_sigmoid(x0);
   }
   norm_out[r] = lse;
@@ -119,16 +121,20 @@ __global__ void arc_logprobs_backward_rows(const scalar_t* __restrict__ logits,
   const scalar_t* x = logits + logit_row(r);
   scalar_t* out = grad + r * C;
   const int64_t v = symbols[symbol_at(r)];
-  const acc_t lse = norm[r], g_sym = sym_grad[r], g_blank = blank_grad[r];
+  const acc_t lse = norm[r], g_blank = blank_grad[r];
+  // A row masked entirely (normalizer -inf) gave constant -inf outputs: zero gradient.
+  const bool masked = lse == neg_inf<acc_t>();
+  const acc_t g_sym = masked ? acc_t(0) : sym_grad[r];
   for (int64_t c = lane; c < C; c += kWarpSize) {
     const acc_t xc = static_cast<acc_t>(x[c]);
     acc_t g;
     if (!hat) {
-      g = -(g_sym + g_blank) * exp(xc - lse) + (c == blank ? g_blank : acc_t(0));
+      g = masked ? acc_t(0)
+                 : -(g_sym + g_blank) * exp(xc - lse) + (c == blank ? g_blank : acc_t(0));
     } else if (c == 0) {
       g = g_blank * sigmoid(-xc) - g_sym * sigmoid(xc);
     } else {
-      g = -g_sym * exp(xc - lse);
+      g = masked ? acc_t(0) : -g_sym * exp(xc - lse);
     }
     if (c == v) g += g_sym;
     out[c] = static_cast<scalar_t>(g);

@@ -22,6 +22,7 @@ namespace fast_rnnt {
 namespace {
 
 constexpr char kOpName[] = "mutual_information";
+constexpr char kWithGradOpName[] = "mutual_information_with_grad";
 constexpr int kThreads = 256;
 
 template <typename T>
@@ -167,8 +168,8 @@ at::Tensor compute_copy(const at::Tensor& t) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor> run(const at::Tensor& px_in, const at::Tensor& py_in,
                                                    const std::optional<at::Tensor>& boundary_in,
                                                    bool with_grad) {
-  const MutualInformationSizes n =
-      check_mutual_information_inputs(kOpName, px_in, py_in, boundary_in);
+  const MutualInformationSizes n = check_mutual_information_inputs(
+      with_grad ? kWithGradOpName : kOpName, px_in, py_in, boundary_in);
   TORCH_INTERNAL_ASSERT(px_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(px_in.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
