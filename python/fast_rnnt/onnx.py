@@ -174,7 +174,7 @@ def _place_on_lattice(px, py, rnnt_type: str, boundary):
     return px, py
 
 
-def _delay_penalty(px, py, rnnt_type: str, delay_penalty: float, boundary):
+def _delay_penalty(px, py, delay_penalty: float, boundary):
     if not delay_penalty > 0.0:
         return px
     T1 = _dim(px, 2)
@@ -203,7 +203,7 @@ def _log_sum_exp(x, axis: int):
 
 def _loss(px, py, boundary, rnnt_type, delay_penalty, reduction):
     px, py = _place_on_lattice(px, py, rnnt_type, boundary)
-    px = _delay_penalty(px, py, rnnt_type, delay_penalty, boundary)
+    px = _delay_penalty(px, py, delay_penalty, boundary)
     return _reduce(_recursion(px, py, boundary, rnnt_type == "regular"), reduction)
 
 
@@ -260,9 +260,12 @@ def do_rnnt_pruning(am: TFloat, lm: TFloat, ranges: INT64):
 
 
 def mutual_information(px: TFloat, py: TFloat, boundary: Optional[INT64] = None) -> TFloat:
-    """The recursion in standard ops; needs static last dimensions to tell the lattices apart."""
-    regular = px.shape[2] != py.shape[2]
-    return _recursion(px, py, boundary, bool(regular))
+    """The recursion in standard ops. The lattice (px of T+1 or T columns) is told apart at
+    export time, from the exported shapes (static sizes or the exporter's symbolic ones)."""
+    if px.shape is None or py.shape is None or px.shape[2] is None or py.shape[2] is None:
+        raise ValueError("mutual_information: the ONNX translation needs the last dimensions of px and py "
+                         f"to tell the regular lattice from the modified one, got shapes {px.shape} and {py.shape}")
+    return _recursion(px, py, boundary, bool(px.shape[2] != py.shape[2]))
 
 
 def rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,

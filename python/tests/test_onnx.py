@@ -200,6 +200,18 @@ def test_simple_and_full_losses_in_standard_ops_match_pytorch(module, dtype):
             torch.testing.assert_close(torch.from_numpy(got), want, rtol=rtol, atol=0)
 
 
+def test_full_loss_reads_float16_logits_in_float32():
+    class Full(torch.nn.Module):
+        def forward(self, logits, symbols, boundary):
+            return fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, reduction="none")
+
+    feeds = lattice_inputs(3, 4, 8, 6)
+    args = (feeds["logits"].half(), feeds["symbols"], feeds["boundary"])
+    model = export(Full(), args, standard_ops=True)
+    (got,) = run(model, dict(zip(("logits", "symbols", "boundary"), args)))
+    torch.testing.assert_close(torch.from_numpy(got), Full()(*args), rtol=1e-4, atol=0)  # float32 both
+
+
 def test_bad_options_fail_at_export():
     class Bad(torch.nn.Module):
         def forward(self, lm, am, logits, symbols, boundary):
