@@ -97,7 +97,6 @@ def _lattice_loop(pxd: TFloat, pyd: TFloat, s_begin: INT64, k_begin: INT64, s_en
     """
     neg_inf = op.CastLike(op.Constant(value_float=float("-inf")), pxd)
     zero = op.CastLike(op.Constant(value_float=0.0), pxd)
-    shape = op.Shape(pxd)
     num_steps = op.Squeeze(op.Shape(pxd, start=1, end=2), [0])
     positions = op.Shape(pxd, start=2, end=3)
     s_idx = op.Unsqueeze(op.Range(op.Constant(value_int=0), op.Squeeze(positions, [0]), op.Constant(value_int=1)), [0])

@@ -200,6 +200,22 @@ def test_simple_and_full_losses_in_standard_ops_match_pytorch(module, dtype):
             torch.testing.assert_close(torch.from_numpy(got), want, rtol=rtol, atol=0)
 
 
+@pytest.mark.parametrize("modified", [False, True])
+def test_recursion_with_offset_boundary_in_standard_ops(modified):
+    class Recursion(torch.nn.Module):
+        def forward(self, px, py, boundary):
+            return fast_rnnt.mutual_information_recursion(px, py, boundary)
+
+    g = torch.Generator().manual_seed(1)
+    B, S, T = 4, 5, 9
+    px = torch.randn(B, S, T if modified else T + 1, generator=g)
+    py = torch.randn(B, S + 1, T, generator=g)
+    boundary = torch.tensor([[1, 0, 5, 9], [0, 2, 4, 8], [2, 3, 5, 9], [1, 1, 3, 6]])  # s_begin, t_begin > 0
+    model = export(Recursion(), (px, py, boundary), standard_ops=True)
+    (got,) = run(model, {"px": px, "py": py, "boundary": boundary})
+    torch.testing.assert_close(torch.from_numpy(got), Recursion()(px, py, boundary), rtol=1e-5, atol=0)
+
+
 def test_full_loss_reads_float16_logits_in_float32():
     class Full(torch.nn.Module):
         def forward(self, logits, symbols, boundary):
