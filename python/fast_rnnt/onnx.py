@@ -12,9 +12,10 @@
 What each op becomes:
 
 - ``get_rnnt_prune_ranges`` and ``do_rnnt_pruning`` (index arithmetic): standard ONNX ops, always.
-- ``rnnt_loss_simple`` and ``rnnt_loss`` (and ``mutual_information``), with
-  ``standard_ops=True``: standard ONNX ops. The per-cell log-probabilities are computed as in
-  PyTorch (with a (B, S+1, T, C) log-sum-exp for the simple loss), and the recursion is an ONNX
+- ``rnnt_loss_simple``, ``rnnt_loss``, ``rnnt_loss_pruned`` (without ``use_hat_loss``) and
+  ``mutual_information``, with ``standard_ops=True``: standard ONNX ops. The per-cell
+  log-probabilities are computed as in PyTorch (with a (B, S+1, T, C) log-sum-exp for the
+  simple loss; 16-bit logits read in float32), and the recursion is an ONNX
   ``Loop``: over the anti-diagonals ``s + t`` of the lattice for ``rnnt_type="regular"``, over the
   frames for ``"modified"`` and ``"constrained"``, each step updating all ``S+1`` cells of the
   diagonal (or frame) at once. Any runtime that implements opset 18 evaluates them. All
@@ -300,6 +301,40 @@ def rnnt_loss(logits: TFloat, symbols: INT64, termination_symbol: int, boundary:
     return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
 
 
+def rnnt_loss_pruned(logits: TFloat, symbols: INT64, ranges: INT64, termination_symbol: int,
+                     boundary: Optional[INT64] = None, rnnt_type: str = "regular",
+                     delay_penalty: float = 0.0, reduction: str = "mean", use_hat_loss: bool = False) -> FLOAT:
+    """The pruned loss in standard ops: log-softmax entries of the pruned logits placed on the
+    full (-inf filled) lattice, then the Loop. use_hat_loss=True stays a fast_rnnt node."""
+    _check_options("rnnt_loss_pruned", rnnt_type, reduction)
+    if use_hat_loss:
+        return _custom_rnnt_loss_pruned(logits, symbols, ranges, termination_symbol, boundary, rnnt_type,
+                                        delay_penalty, reduction, use_hat_loss)
+    if logits.dtype in (FLOAT16.dtype, BFLOAT16.dtype):
+        logits = op.Cast(logits, to=FLOAT.dtype)
+    B, T, R, S = _dim(logits, 0), _dim(logits, 1), _dim(logits, 2), _dim(symbols, 1)
+    one = op.Constant(value_ints=[1])
+    norm = _log_sum_exp(logits, 3)  # (B, T, R)
+    blank = op.Constant(value_ints=[termination_symbol])
+    padded = op.Concat(symbols, op.Expand(blank, op.Concat(B, one, axis=0)), axis=1)  # (B, S+1)
+    window_symbols = op.GatherElements(padded, op.Reshape(ranges, op.Concat(B, op.Constant(value_ints=[-1]), axis=0)), axis=1)
+    window_symbols = op.Reshape(window_symbols, op.Concat(B, T, R, one, axis=0))  # (B, T, R, 1)
+    symbol_lp = op.Squeeze(op.GatherElements(logits, window_symbols, axis=3), [3]) - norm  # (B, T, R)
+    blank_lp = op.Squeeze(op.Gather(logits, blank, axis=3), [3]) - norm  # (B, T, R)
+    # Window position k of frame t is symbol position ranges[b, t, 0] + k: read the lattice's
+    # (s, t) entry from k = s - ranges[b, t, 0], -inf outside [0, R).
+    zero = op.Constant(value_int=0)
+    positions = op.Range(zero, _scalar(S + one), op.Constant(value_int=1))  # (S+1,)
+    k = op.Unsqueeze(positions, [0, 1]) - op.Slice(ranges, [0], [1], [2])  # (B, T, S+1)
+    valid = op.And(op.GreaterOrEqual(k, zero), op.Less(k, R))
+    k = op.Clip(k, zero, _scalar(R) - op.Constant(value_int=1))
+    neg_inf = _neg_inf_like(symbol_lp)
+    py = op.Transpose(op.Where(valid, op.GatherElements(blank_lp, k, axis=2), neg_inf), perm=[0, 2, 1])
+    px = op.Transpose(op.Where(valid, op.GatherElements(symbol_lp, k, axis=2), neg_inf), perm=[0, 2, 1])
+    px = op.Slice(px, [0], [-1], [1])  # position S has no symbol arc
+    return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
+
+
 # ----------------------------------------------------------------------------- custom domain
 
 _FLOATS = ["tensor(float)", "tensor(double)", "tensor(float16)", "tensor(bfloat16)"]
@@ -417,16 +452,16 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
     custom_translation_table=...)``.
 
     Args:
-        standard_ops: translate ``rnnt_loss_simple``, ``rnnt_loss`` and ``mutual_information``
-            to standard ONNX ops (an ONNX ``Loop`` over the lattice) instead of nodes of the
-            ``fast_rnnt`` domain.
+        standard_ops: translate ``rnnt_loss_simple``, ``rnnt_loss``, ``rnnt_loss_pruned``
+            (unless ``use_hat_loss``) and ``mutual_information`` to standard ONNX ops (an ONNX
+            ``Loop`` over the lattice) instead of nodes of the ``fast_rnnt`` domain.
 
     Returns:
         A dict from ``torch.ops.fast_rnnt.<op>.default`` to its onnxscript translation:
         ``get_rnnt_prune_ranges`` and ``do_rnnt_pruning`` in standard ops; ``mutual_information``,
         ``mutual_information_with_grad``, ``rnnt_loss_simple`` (and ``_with_grad``),
         ``rnnt_loss_smoothed`` (and ``_with_grad``), ``rnnt_loss`` and ``rnnt_loss_pruned`` as
-        ``fast_rnnt`` domain nodes, or, for the three above, standard ops. Merge it with your own
+        ``fast_rnnt`` domain nodes, or, for the four above, standard ops. Merge it with your own
         table to translate more ops.
     """
     ops = torch.ops.fast_rnnt
@@ -446,4 +481,5 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
         table[ops.mutual_information.default] = mutual_information
         table[ops.rnnt_loss_simple.default] = rnnt_loss_simple
         table[ops.rnnt_loss.default] = rnnt_loss
+        table[ops.rnnt_loss_pruned.default] = rnnt_loss_pruned
     return table

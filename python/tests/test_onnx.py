@@ -200,6 +200,50 @@ def test_simple_and_full_losses_in_standard_ops_match_pytorch(module, dtype):
             torch.testing.assert_close(torch.from_numpy(got), want, rtol=rtol, atol=0)
 
 
+class Pruned(torch.nn.Module):
+    def __init__(self, rnnt_type, reduction, delay_penalty, use_boundary, use_hat_loss=False):
+        super().__init__()
+        self.options = (rnnt_type, delay_penalty, reduction, use_hat_loss)
+        self.use_boundary = use_boundary
+
+    def forward(self, logits, symbols, ranges, boundary):
+        boundary = boundary if self.use_boundary else None
+        return fast_rnnt.rnnt_loss_pruned(logits, symbols, ranges, 0, boundary, *self.options)
+
+
+def pruned_inputs(module, seed=0, B=3, S=5, T=9, C=6, s_range=3):
+    feeds = lattice_inputs(B, S, T, C, seed=seed)
+    boundary = feeds["boundary"] if module.use_boundary else None
+    _, (px_grad, py_grad) = fast_rnnt.rnnt_loss_simple(
+        feeds["lm"], feeds["am"], feeds["symbols"], 0, boundary, module.options[0], return_grad=True
+    )
+    ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
+    logits = torch.randn(B, T, s_range, C, generator=torch.Generator().manual_seed(seed))
+    return {"logits": logits, "symbols": feeds["symbols"], "ranges": ranges, "boundary": feeds["boundary"]}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [Pruned("regular", "none", 0.0, True), Pruned("modified", "mean", 0.3, True), Pruned("constrained", "sum", 0.5, False)],
+    ids=["regular", "modified", "constrained"],
+)
+def test_pruned_loss_in_standard_ops_matches_pytorch(module):
+    # Measured: max relative difference 1.1e-7 (float32). Static sizes (see the pruning test).
+    feeds = pruned_inputs(module)
+    model = export(module, tuple(feeds.values()), standard_ops=True)
+    assert not any(n.domain == "fast_rnnt" for n in model.graph.node)
+    for seed in range(3):
+        feeds = pruned_inputs(module, seed)
+        (got,) = run(model, feeds)
+        torch.testing.assert_close(torch.from_numpy(got), module(*feeds.values()), rtol=1e-4, atol=0)
+
+
+def test_pruned_hat_loss_stays_a_custom_node():
+    module = Pruned("regular", "sum", 0.0, True, use_hat_loss=True)
+    model = export(module, tuple(pruned_inputs(module).values()), standard_ops=True)
+    assert [n.op_type for n in model.graph.node if n.domain == "fast_rnnt"] == ["rnnt_loss_pruned"]
+
+
 @pytest.mark.parametrize("modified", [False, True])
 def test_recursion_with_offset_boundary_in_standard_ops(modified):
     class Recursion(torch.nn.Module):
