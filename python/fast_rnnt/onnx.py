@@ -12,11 +12,11 @@
 What each op becomes:
 
 - ``get_rnnt_prune_ranges`` and ``do_rnnt_pruning`` (index arithmetic): standard ONNX ops, always.
-- ``rnnt_loss_simple``, ``rnnt_loss``, ``rnnt_loss_pruned`` (without ``use_hat_loss``) and
-  ``mutual_information``, with ``standard_ops=True``: standard ONNX ops. The per-cell
-  log-probabilities are computed as in PyTorch (with a (B, S+1, T, C) log-sum-exp for the
-  simple loss; 16-bit logits read in float32), and the recursion is an ONNX
-  ``Loop``: over the anti-diagonals ``s + t`` of the lattice for ``rnnt_type="regular"``, over the
+- ``rnnt_loss_simple``, ``rnnt_loss_smoothed``, ``rnnt_loss``, ``rnnt_loss_pruned`` (without
+  ``use_hat_loss``) and ``mutual_information``, with ``standard_ops=True``: standard ONNX ops.
+  The per-cell log-probabilities are computed as in PyTorch (with a (B, S+1, T, C) log-sum-exp
+  for the simple and smoothed losses; 16-bit logits read in float32), and the recursion is an
+  ONNX ``Loop``: over the anti-diagonals ``s + t`` of the lattice for ``rnnt_type="regular"``, over the
   frames for ``"modified"`` and ``"constrained"``, each step updating all ``S+1`` cells of the
   diagonal (or frame) at once. Any runtime that implements opset 18 evaluates them. All
   ``rnnt_type``, ``reduction``, ``boundary`` and ``delay_penalty`` values are supported.
@@ -30,8 +30,10 @@ Requires the ``onnxscript`` package (``pip install onnxscript``); import this mo
 """
 from typing import Callable, Dict, Optional, TypeVar, Union
 
-import torch
+import numpy as np
+import onnx_ir as ir
 import onnxscript
+import torch
 from onnxscript import BFLOAT16, DOUBLE, FLOAT, FLOAT16, INT64
 from onnxscript import opset18 as op
 from onnx.defs import OpSchema
@@ -58,6 +60,11 @@ _RNNT_TYPES = ("regular", "modified", "constrained")
 
 def _neg_inf_like(x):
     return op.CastLike(op.Constant(value_float=float("-inf")), x)
+
+
+def _const_like(value: float, x):
+    """A scalar of x's dtype; from a float64 constant, so exact for float64 x."""
+    return op.CastLike(op.Constant(value=ir.tensor(np.array(value, dtype=np.float64))), x)
 
 
 def _dim(x, axis: int):
@@ -185,7 +192,7 @@ def _delay_penalty(px, py, delay_penalty: float, boundary):
     frames = op.CastLike(op.Range(op.Constant(value_int=0), _scalar(T1), op.Constant(value_int=1)), px)
     one, two = op.CastLike(op.Constant(value_float=1.0), px), op.CastLike(op.Constant(value_float=2.0), px)
     penalty = op.Unsqueeze((t_end - one) / two, [1, 2]) - op.Unsqueeze(frames, [0, 1])
-    return px + penalty * op.CastLike(op.Constant(value_float=delay_penalty), px)
+    return px + penalty * _const_like(delay_penalty, px)
 
 
 def _reduce(scores, reduction: str):
@@ -268,18 +275,60 @@ def mutual_information(px: TFloat, py: TFloat, boundary: Optional[INT64] = None)
     return _recursion(px, py, boundary, bool(px.shape[2] != py.shape[2]))
 
 
+def _simple_parts(lm, am, symbols, termination_symbol: int):
+    """As simple_parts in ops/rnnt_loss.cpp: px_am (B, S, T) = am[b, t, symbols[b, s]],
+    px_lm (B, S, 1), py_am (B, 1, T), py_lm (B, S+1, 1), and the normalizers (B, S+1, T) =
+    logsumexp_c(lm[b, s, c] + am[b, t, c]) (here over a (B, S+1, T, C) tensor)."""
+    B, T, S = _dim(am, 0), _dim(am, 1), _dim(symbols, 1)
+    norm = _log_sum_exp(op.Unsqueeze(lm, [2]) + op.Unsqueeze(am, [1]), 3)
+    px_lm = op.GatherElements(op.Slice(lm, [0], [-1], [1]), op.Unsqueeze(symbols, [2]), axis=2)
+    px_am = op.GatherElements(am, op.Expand(op.Unsqueeze(symbols, [1]), op.Concat(B, T, S, axis=0)), axis=2)
+    blank = op.Constant(value_ints=[termination_symbol])
+    py_am = op.Transpose(op.Gather(am, blank, axis=2), perm=[0, 2, 1])
+    py_lm = op.Gather(lm, blank, axis=2)
+    return op.Transpose(px_am, perm=[0, 2, 1]), px_lm, py_am, py_lm, norm
+
+
 def rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                      boundary: Optional[INT64] = None, rnnt_type: str = "regular",
                      delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
     """The simple loss in standard ops (a (B, S+1, T, C) log-sum-exp, then the Loop)."""
     _check_options("rnnt_loss_simple", rnnt_type, reduction)
-    B, T, S = _dim(am, 0), _dim(am, 1), _dim(symbols, 1)
-    norm = _log_sum_exp(op.Unsqueeze(lm, [2]) + op.Unsqueeze(am, [1]), 3)  # (B, S+1, T)
-    px_lm = op.GatherElements(op.Slice(lm, [0], [-1], [1]), op.Unsqueeze(symbols, [2]), axis=2)  # (B, S, 1)
-    px_am = op.GatherElements(am, op.Expand(op.Unsqueeze(symbols, [1]), op.Concat(B, T, S, axis=0)), axis=2)
-    px = op.Transpose(px_am, perm=[0, 2, 1]) + px_lm - op.Slice(norm, [0], [-1], [1])
-    blank = op.Constant(value_ints=[termination_symbol])
-    py = op.Transpose(op.Gather(am, blank, axis=2), perm=[0, 2, 1]) + op.Gather(lm, blank, axis=2) - norm
+    px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
+    px = px_am + px_lm - op.Slice(norm, [0], [-1], [1])
+    py = py_am + py_lm - norm
+    return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
+
+
+def rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
+                       lm_only_scale: float = 0.1, am_only_scale: float = 0.1,
+                       boundary: Optional[INT64] = None, rnnt_type: str = "regular",
+                       delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
+    """The smoothed loss in standard ops, as smoothed_logprobs in ops/rnnt_loss.cpp."""
+    _check_options("rnnt_loss_smoothed", rnnt_type, reduction)
+    px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
+    tiny = 2.2250738585072014e-308 if lm.dtype == DOUBLE.dtype else 1.1754943508222875e-38
+
+    lm_max = op.ReduceMax(lm, [2], keepdims=1)  # (B, S+1, 1)
+    am_max = op.ReduceMax(am, [2], keepdims=1)  # (B, T, 1)
+    lm_probs = op.Exp(lm - lm_max)
+    lm_sum = op.ReduceSum(lm_probs, [2], keepdims=1)
+    lm_only_norm = op.Log(lm_sum) + lm_max  # (B, S+1, 1)
+    unigram = op.ReduceMean(lm_probs / lm_sum, [0, 1], keepdims=0) + _const_like(tiny, lm)  # (C,)
+    am_only_norm = op.Transpose(op.Log(op.MatMul(op.Exp(am - am_max), op.Unsqueeze(unigram, [1]))) + am_max,
+                                perm=[0, 2, 1])  # (B, 1, T)
+    log_unigram = op.Log(unigram)
+    px_joint = px_am + px_lm - op.Slice(norm, [0], [-1], [1])
+    px_lm_only = px_lm - op.Slice(lm_only_norm, [0], [-1], [1])
+    px_am_only = px_am + op.Unsqueeze(op.Gather(log_unigram, symbols, axis=0), [2]) - am_only_norm
+    py_joint = py_am + py_lm - norm
+    py_lm_only = py_lm - lm_only_norm
+    py_am_only = py_am + op.Gather(log_unigram, op.Constant(value_ints=[termination_symbol]), axis=0) - am_only_norm
+    joint_scale = _const_like(1.0 - lm_only_scale - am_only_scale, lm)
+    lm_scale = _const_like(1e-20 if lm_only_scale == 0.0 else lm_only_scale, lm)  # zero scales: as k2
+    am_scale = _const_like(1e-20 if am_only_scale == 0.0 else am_only_scale, lm)
+    px = px_joint * joint_scale + px_lm_only * lm_scale + px_am_only * am_scale
+    py = py_joint * joint_scale + py_lm_only * lm_scale + py_am_only * am_scale
     return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
 
 
@@ -452,8 +501,9 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
     custom_translation_table=...)``.
 
     Args:
-        standard_ops: translate ``rnnt_loss_simple``, ``rnnt_loss``, ``rnnt_loss_pruned``
-            (unless ``use_hat_loss``) and ``mutual_information`` to standard ONNX ops (an ONNX
+        standard_ops: translate ``rnnt_loss_simple``, ``rnnt_loss_smoothed``, ``rnnt_loss``,
+            ``rnnt_loss_pruned`` (unless ``use_hat_loss``) and ``mutual_information`` to
+            standard ONNX ops (an ONNX
             ``Loop`` over the lattice) instead of nodes of the ``fast_rnnt`` domain.
 
     Returns:
@@ -461,7 +511,7 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
         ``get_rnnt_prune_ranges`` and ``do_rnnt_pruning`` in standard ops; ``mutual_information``,
         ``mutual_information_with_grad``, ``rnnt_loss_simple`` (and ``_with_grad``),
         ``rnnt_loss_smoothed`` (and ``_with_grad``), ``rnnt_loss`` and ``rnnt_loss_pruned`` as
-        ``fast_rnnt`` domain nodes, or, for the four above, standard ops. Merge it with your own
+        ``fast_rnnt`` domain nodes, or, for the five above, standard ops. Merge it with your own
         table to translate more ops.
     """
     ops = torch.ops.fast_rnnt
@@ -482,4 +532,5 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
         table[ops.rnnt_loss_simple.default] = rnnt_loss_simple
         table[ops.rnnt_loss.default] = rnnt_loss
         table[ops.rnnt_loss_pruned.default] = rnnt_loss_pruned
+        table[ops.rnnt_loss_smoothed.default] = rnnt_loss_smoothed
     return table
