@@ -204,7 +204,9 @@ def _reduce(scores, reduction: str):
 
 
 def _log_sum_exp(x, axis: int):
+    """As torch.logsumexp: a row of -inf shifts by 0 (and gives -inf, not NaN)."""
     m = op.ReduceMax(x, [axis], keepdims=1)
+    m = op.Where(op.IsInf(m), op.CastLike(op.Constant(value_float=0.0), x), m)
     return op.Squeeze(m, [axis]) + op.Log(op.ReduceSum(op.Exp(x - m), [axis], keepdims=0))
 
 
