@@ -19,6 +19,7 @@
 #include "fast_rnnt/pruned.h"
 #include "ops/mutual_information_checks.h"
 #include "ops/pruned_checks.h"
+#include "ops/rnnt_lattice.h"
 
 namespace fast_rnnt {
 
@@ -288,16 +289,7 @@ at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor
   auto [px, py] =
       pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
                      parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty);
-  const at::Tensor loss = -mutual_information_recursion(px, py, boundary);
-  switch (red) {
-    case Reduction::kNone:
-      return loss;
-    case Reduction::kMean:
-      return loss.mean();
-    case Reduction::kSum:
-      return loss.sum();
-  }
-  return loss;
+  return rnnt::reduce_loss(mutual_information_recursion(px, py, boundary), red);
 }
 
 }  // namespace

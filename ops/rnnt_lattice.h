@@ -1,11 +1,13 @@
 #pragma once
 // The steps every RNN-T loss shares after its per-cell log-probabilities (k2's layout): placing
-// them on the recursion's lattice for each rnnt_type, the delay penalty and the reduction.
+// them on the recursion's lattice for each rnnt_type, the delay penalty, the recursion and the
+// reduction.
 #include <ATen/ATen.h>
 
 #include <limits>
 #include <optional>
 
+#include "fast_rnnt/mutual_information.h"
 #include "ops/rnnt_loss_checks.h"
 
 // Internal to the loss composites; a namespace of their own keeps these names clear of the
@@ -61,6 +63,20 @@ inline Tensor reduce_loss(const Tensor& scores, Reduction reduction) {
       break;
   }
   return -scores.mean();
+}
+
+// The loss of the recursion's inputs: delay penalty on px, the recursion, the reduction. With
+// kWithGrad also the occupancies of the recursion's inputs (independent of the reduction).
+template <bool kWithGrad>
+auto lattice_loss(const Tensor& px, const Tensor& py, RnntType type, double delay_penalty,
+                  const std::optional<Tensor>& boundary, Reduction reduction) {
+  const Tensor penalized = apply_delay_penalty(px, type, delay_penalty, boundary);
+  if constexpr (kWithGrad) {
+    auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(penalized, py, boundary);
+    return std::make_tuple(reduce_loss(scores, reduction), px_grad, py_grad);
+  } else {
+    return reduce_loss(mutual_information_recursion(penalized, py, boundary), reduction);
+  }
 }
 
 }  // namespace fast_rnnt::rnnt

@@ -153,13 +153,7 @@ auto simple_loss(const char* op, const Tensor& lm, const Tensor& am, const Tenso
   const RnntType type = parse_rnnt_type(op, rnnt_type);
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] = simple_logprobs(op, lm, am, symbols, termination_symbol, type, boundary);
-  px = apply_delay_penalty(px, type, delay_penalty, boundary);
-  if constexpr (kWithGrad) {
-    auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
-    return std::make_tuple(reduce_loss(scores, red), px_grad, py_grad);
-  } else {
-    return reduce_loss(mutual_information_recursion(px, py, boundary), red);
-  }
+  return lattice_loss<kWithGrad>(px, py, type, delay_penalty, boundary, red);
 }
 
 Tensor rnnt_loss_simple_composite(const Tensor& lm, const Tensor& am, const Tensor& symbols,
@@ -197,13 +191,7 @@ auto smoothed_loss(const char* op, const Tensor& lm, const Tensor& am, const Ten
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] = smoothed_logprobs(op, lm, am, symbols, termination_symbol, lm_only_scale,
                                     am_only_scale, type, boundary);
-  px = apply_delay_penalty(px, type, delay_penalty, boundary);
-  if constexpr (kWithGrad) {
-    auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
-    return std::make_tuple(reduce_loss(scores, red), px_grad, py_grad);
-  } else {
-    return reduce_loss(mutual_information_recursion(px, py, boundary), red);
-  }
+  return lattice_loss<kWithGrad>(px, py, type, delay_penalty, boundary, red);
 }
 
 Tensor rnnt_loss_smoothed_composite(const Tensor& lm, const Tensor& am, const Tensor& symbols,
@@ -241,8 +229,7 @@ Tensor rnnt_loss_composite(const Tensor& logits, const Tensor& symbols,
   const RnntType type = parse_rnnt_type(op, rnnt_type);
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] = joint_logprobs(op, logits, symbols, termination_symbol, type, boundary);
-  px = apply_delay_penalty(px, type, delay_penalty, boundary);
-  return reduce_loss(mutual_information_recursion(px, py, boundary), red);
+  return lattice_loss<false>(px, py, type, delay_penalty, boundary, red);
 }
 
 }  // namespace
