@@ -1,8 +1,10 @@
 #pragma once
 // The two inner loops of the mutual-information recursion on the CPU, one wave of lattice cells
 // at a time (see mutual_information_kernel.cpp for what a wave is). They are compiled once per
-// instruction set (log_semiring_<isa>.cpp, with ATen's Vectorized<T>) and chosen at run time.
+// instruction set (simd_<isa>.cpp, with ATen's Vectorized<T>; see isa.h) and chosen at run time.
 #include <cstdint>
+
+#include "ops/cpu/isa.h"
 
 namespace fast_rnnt::cpu {
 
@@ -36,14 +38,8 @@ LogSemiringKernels<T> log_semiring_kernels();
 // The fastest variant this CPU runs.
 template <typename T>
 const LogSemiringKernels<T>& log_semiring_kernels() {
-  static const LogSemiringKernels<T> kernels = [] {
-#if defined(FAST_RNNT_HAS_AVX2_KERNELS)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      return isa_avx2::log_semiring_kernels<T>();
-    }
-#endif
-    return isa_default::log_semiring_kernels<T>();
-  }();
+  static const LogSemiringKernels<T> kernels =
+      fastest(&isa_avx2::log_semiring_kernels<T>, &isa_default::log_semiring_kernels<T>);
   return kernels;
 }
 

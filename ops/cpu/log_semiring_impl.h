@@ -1,5 +1,5 @@
 #pragma once
-// Included once per instruction set by log_semiring_<isa>.cpp, inside namespace
+// Included once per instruction set by simd_<isa>.cpp, inside namespace
 // fast_rnnt::cpu::FAST_RNNT_ISA. Keep this file free of anything but the SIMD loops: its
 // translation unit may be compiled with -mavx2, and inline code it instantiates must not leak
 // into the rest of the library.

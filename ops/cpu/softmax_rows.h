@@ -1,8 +1,10 @@
 #pragma once
 // The two inner loops of the fused joiner-logits kernels (arc_logprobs_kernel.cpp), one row of C
 // logits at a time. Like log_semiring.h they are compiled once per instruction set
-// (softmax_rows_<isa>.cpp, with ATen's Vectorized<T>) and chosen at run time.
+// (simd_<isa>.cpp, with ATen's Vectorized<T>; see isa.h) and chosen at run time.
 #include <cstdint>
+
+#include "ops/cpu/isa.h"
 
 namespace fast_rnnt::cpu {
 
@@ -28,14 +30,8 @@ SoftmaxRowKernels<T> softmax_row_kernels();
 // The fastest variant this CPU runs.
 template <typename T>
 const SoftmaxRowKernels<T>& softmax_row_kernels() {
-  static const SoftmaxRowKernels<T> kernels = [] {
-#if defined(FAST_RNNT_HAS_AVX2_KERNELS)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      return isa_avx2::softmax_row_kernels<T>();
-    }
-#endif
-    return isa_default::softmax_row_kernels<T>();
-  }();
+  static const SoftmaxRowKernels<T> kernels =
+      fastest(&isa_avx2::softmax_row_kernels<T>, &isa_default::softmax_row_kernels<T>);
   return kernels;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Included once per instruction set by softmax_rows_<isa>.cpp, inside namespace
+// Included once per instruction set by simd_<isa>.cpp, inside namespace
 // fast_rnnt::cpu::FAST_RNNT_ISA. Only the SIMD row loops live here: the translation unit may be
 // compiled with -mavx2, and inline code it instantiates must not leak into the rest of the
 // library.

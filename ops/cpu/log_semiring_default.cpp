@@ -1,6 +1,0 @@
-// Portable build of the wave loops (ATen's Vectorized<T> falls back to plain loops).
-#ifndef CPU_CAPABILITY
-#define CPU_CAPABILITY DEFAULT
-#endif
-#define FAST_RNNT_ISA isa_default
-#include "ops/cpu/log_semiring_impl.h"
