@@ -31,10 +31,12 @@ import torch
 
 try:
     import fast_rnnt
+    from fast_rnnt.benchmark import aten_baselines
     from fast_rnnt.benchmark.common import librispeech_bucket
 except ImportError:  # a baseline-only interpreter (--baseline-python), e.g. torchaudio's venv
     fast_rnnt = None
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import aten_baselines
     from common import librispeech_bucket
 
 
@@ -66,22 +68,9 @@ def full_fast_rnnt(logits, symbols, boundary):
     return fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, reduction="sum")
 
 
-def _regular_px(px, boundary):
-    """(B, S, T) -> (B, S, T+1) with -inf at column T and at t_end (k2's regular layout)."""
-    B, S, T = px.shape
-    px = torch.cat([px, px.new_full((B, S, 1), float("-inf"))], 2)
-    last = torch.arange(T + 1)[None, None, :] == boundary[:, 3][:, None, None]
-    return px.masked_fill(last, float("-inf"))
-
-
 def full_aten(logits, symbols, boundary):
     """log_softmax of logits' size + gathers + the recursion op."""
-    B, T, S1, C = logits.shape
-    S = S1 - 1
-    lp = logits.log_softmax(-1)
-    px = lp[:, :, :S].gather(3, symbols[:, None, :, None].expand(B, T, S, 1)).squeeze(-1).transpose(1, 2)
-    py = lp[..., 0].transpose(1, 2)
-    return -fast_rnnt.mutual_information_recursion(_regular_px(px, boundary).contiguous(), py.contiguous(), boundary).sum()
+    return aten_baselines.rnnt_loss(logits, symbols, boundary)
 
 
 def full_torchaudio(logits, symbols, boundary):
@@ -97,17 +86,7 @@ def simple_fast_rnnt(lm, am, symbols, boundary):
 def simple_aten(lm, am, symbols, boundary):
     """k2's ATen composition: max-shifted exp + matmul normalizer, gather from am expanded to
     (B, S, T, C) (whose backward materializes that size) + the recursion op."""
-    B, T, C = am.shape
-    S = lm.size(1) - 1
-    am_max = am.max(2, keepdim=True)[0]
-    lm_max = lm.max(2, keepdim=True)[0]
-    norm = (torch.matmul((lm - lm_max).exp(), (am - am_max).exp().transpose(1, 2)) + torch.finfo(am.dtype).tiny).log()
-    norm = norm + lm_max + am_max.transpose(1, 2)
-    px_am = torch.gather(am.unsqueeze(1).expand(B, S, T, C), 3, symbols.reshape(B, S, 1, 1).expand(B, S, T, 1)).squeeze(-1)
-    px_lm = torch.gather(lm[:, :S], 2, symbols.unsqueeze(-1))
-    px = px_am + px_lm - norm[:, :S]
-    py = am[:, :, 0].unsqueeze(1) + lm[:, :, 0].unsqueeze(2) - norm
-    return -fast_rnnt.mutual_information_recursion(_regular_px(px, boundary), py, boundary).sum()
+    return aten_baselines.rnnt_loss_simple(lm, am, symbols, boundary)
 
 
 METHODS = {
