@@ -200,7 +200,10 @@ def run_child(python, method, batch_size, quantile, args):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
-        print(f"  ({method}, B={batch_size}, q={quantile} failed: {lines[-1] if lines else proc.returncode})")
+        reason = lines[-1] if lines else f"exit {proc.returncode}"
+        if method == "torchaudio" and "No module named 'torchaudio'" in reason:
+            reason = f"{python} has no torchaudio; pass --baseline-python"
+        print(f"  ({method}, B={batch_size}, q={quantile} skipped: {reason})")
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
