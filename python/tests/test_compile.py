@@ -79,3 +79,22 @@ def test_compiled_training_step_matches_eager(backend):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     explanation = torch._dynamo.explain(model)(*args)
     assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
+def test_dynamic_shapes_follow_eager():
+    # Speech batches change (B, T, S) from step to step: with dynamic=True every batch must run
+    # through the compiled step and agree with eager. (The loss checks still specialize the
+    # sizes, so each new shape recompiles; see the README's torch.compile notes.)
+    torch._dynamo.reset()
+    model = PrunedTransducer()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager", dynamic=True)
+    for B, T, S in [(3, 9, 4), (2, 11, 5), (4, 7, 3)]:
+        g = torch.Generator().manual_seed(B)
+        x = torch.randn(B, T, 8, generator=g)
+        symbols = torch.randint(1, 6, (B, S), generator=g)
+        boundary = torch.tensor([[0, 0, S, T]] + [[0, 0, S - 1, T - 2]] * (B - 1))
+        expected_loss, expected_grads = _step(model, x, symbols, boundary)
+        loss, grads = _step(compiled, x, symbols, boundary)
+        torch.testing.assert_close(loss, expected_loss, rtol=1e-5, atol=1e-5)
+        for got, want in zip(grads, expected_grads):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
