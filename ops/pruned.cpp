@@ -82,10 +82,11 @@ at::Tensor suffix_min(const at::Tensor& x) {
 }
 
 // (B, 1) int64 column of boundary, or `fallback` for every sequence.
-at::Tensor boundary_column(const std::optional<at::Tensor>& boundary, int64_t column, int64_t B,
-                           int64_t fallback, const at::TensorOptions& long_opts) {
+at::Tensor boundary_column(const std::optional<at::Tensor>& boundary, int64_t column,
+                           const c10::SymInt& B, const c10::SymInt& fallback,
+                           const at::TensorOptions& long_opts) {
   if (boundary.has_value()) return boundary->select(1, column).unsqueeze(1);
-  return at::full({B, 1}, fallback, long_opts);
+  return at::full_symint({B, 1}, c10::Scalar(fallback), long_opts);
 }
 
 at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
@@ -104,35 +105,38 @@ at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
                    px_grad_in.scalar_type(), " and ", py_grad_in.scalar_type());
   TORCH_CHECK(px_grad_in.device() == py_grad_in.device(), op, ": px_grad is on ",
               px_grad_in.device(), " but py_grad is on ", py_grad_in.device());
-  const int64_t B = px_grad_in.size(0), S = px_grad_in.size(1), T = py_grad_in.size(2);
-  TORCH_CHECK(py_grad_in.size(0) == B && py_grad_in.size(1) == S + 1, op,
+  const c10::SymInt B = px_grad_in.sym_size(0), S = px_grad_in.sym_size(1),
+                    T = py_grad_in.sym_size(2);
+  TORCH_CHECK(py_grad_in.sym_size(0) == B && py_grad_in.sym_size(1) == S + 1, op,
               ": expected py_grad of shape (B, S+1, T) = (", B, ", ", S + 1,
-              ", T) to match px_grad of shape ", px_grad_in.sizes(), ", got ", py_grad_in.sizes());
-  TORCH_CHECK(px_grad_in.size(2) == T + 1 || px_grad_in.size(2) == T, op,
+              ", T) to match px_grad of shape ", px_grad_in.sym_sizes(), ", got ",
+              py_grad_in.sym_sizes());
+  TORCH_CHECK(px_grad_in.sym_size(2) == T + 1 || px_grad_in.sym_size(2) == T, op,
               ": expected px_grad.size(2) to be T+1=", T + 1, " (regular) or T=", T,
               " (modified/constrained) where T=py_grad.size(2), got px_grad of shape ",
-              px_grad_in.sizes());
-  const bool regular = px_grad_in.size(2) == T + 1;
+              px_grad_in.sym_sizes());
+  const bool regular = px_grad_in.sym_size(2) == T + 1;
   check_boundary(op, boundary, B, px_grad_in.device());
   if (boundary.has_value() && values_readable(*boundary)) {
-    check_boundary_values(op, *boundary, S, T);
+    check_boundary_values(op, *boundary, S.guard_int(__FILE__, __LINE__),
+                          T.guard_int(__FILE__, __LINE__));
   }
   check_s_range(op, s_range, S, regular);
 
   const at::Tensor px_grad = px_grad_in.detach(), py_grad = py_grad_in.detach();
   const auto long_opts = px_grad.options().dtype(at::kLong);
-  const int64_t num_begins = S + 2 - s_range;  // candidate window starts 0 .. S+1-s_range
+  const c10::SymInt num_begins = S + 2 - s_range;  // candidate window starts 0 .. S+1-s_range
   // score[b,s,t]: blank occupancy leaving frame t inside [s, s+s_range), minus the symbol
   // occupancy entering the window from position s-1 at frame t.
   at::Tensor score = py_grad.unfold(1, s_range, 1).sum(-1);  // (B, num_begins, T)
   if (num_begins > 1) {
-    score.narrow(1, 1, num_begins - 1)
-        .sub_(px_grad.narrow(1, 0, num_begins - 1).narrow(2, 0, T));
+    score.narrow_symint(1, 1, num_begins - 1)
+        .sub_(px_grad.narrow_symint(1, 0, num_begins - 1).narrow_symint(2, 0, T));
   }
   at::Tensor s_begin = score.argmax(1);  // (B, T), first maximum
 
   // From the last real frame on: the window that ends at the sequence's last symbol.
-  const auto t_idx = at::arange(T, long_opts).unsqueeze(0);  // (1, T)
+  const auto t_idx = at::arange(c10::Scalar(T), long_opts).unsqueeze(0);  // (1, T)
   const auto t_end = boundary_column(boundary, 3, B, T, long_opts);
   const auto s_end = boundary_column(boundary, 2, B, S, long_opts);
   s_begin = at::where(t_idx < t_end - 1, s_begin, (s_end - (s_range - 1)).clamp_min(0));
@@ -156,13 +160,13 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
               "-D tensor of shape ", lm.sizes());
   TORCH_CHECK(ranges.dim() == 3, op, ": expected ranges of shape (B, T, s_range), got a ",
               ranges.dim(), "-D tensor of shape ", ranges.sizes());
-  const int64_t B = am.size(0), T = am.size(1), S = lm.size(1) - 1;
-  const int64_t am_dim = am.size(2), lm_dim = lm.size(2);
-  const int64_t s_range = ranges.size(2);
-  TORCH_CHECK(lm.size(0) == B, op, ": batch size mismatch: am.size(0)=", B, " but lm.size(0)=",
-              lm.size(0));
+  const c10::SymInt B = am.sym_size(0), T = am.sym_size(1), S = lm.sym_size(1) - 1;
+  const c10::SymInt am_dim = am.sym_size(2), lm_dim = lm.sym_size(2);
+  const int64_t s_range = ranges.sym_size(2).guard_int(__FILE__, __LINE__);
+  TORCH_CHECK(lm.sym_size(0) == B, op, ": batch size mismatch: am.size(0)=", B,
+              " but lm.size(0)=", lm.sym_size(0));
   TORCH_CHECK(S >= 0, op, ": expected lm to have at least one position (S+1 >= 1), got ",
-              lm.sizes());
+              lm.sym_sizes());
   TORCH_CHECK(lm.device() == am.device(), op, ": lm is on ", lm.device(), " but am is on ",
               am.device());
   TORCH_CHECK(is_float(am), op, ": expected am to be float32, float64, float16 or bfloat16, got ",
@@ -172,13 +176,15 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
   TORCH_CHECK(s_range >= 1, op, ": expected s_range >= 1, got ranges of shape ", ranges.sizes());
   check_ranges(op, ranges, B, T, s_range, S, am.device());
 
-  at::Tensor am_pruned = am.unsqueeze(2).expand({B, T, s_range, am_dim});
+  at::Tensor am_pruned = am.unsqueeze(2).expand_symint({B, T, s_range, am_dim});
   // One row gather over the flattened (B*(S+1), D_lm) decoder output; its backward is an
   // index_add.
-  const auto rows = ranges + at::arange(B, ranges.options()).mul_(S + 1).view({B, 1, 1});
-  at::Tensor lm_pruned = lm.reshape({B * (S + 1), lm_dim})
+  const auto rows = ranges + at::arange(c10::Scalar(B), ranges.options())
+                                 .mul_(c10::Scalar(S + 1))
+                                 .view_symint({B, 1, 1});
+  at::Tensor lm_pruned = lm.reshape_symint({B * (S + 1), lm_dim})
                              .index_select(0, rows.reshape(-1))
-                             .view({B, T, s_range, lm_dim});
+                             .view_symint({B, T, s_range, lm_dim});
   return {am_pruned, lm_pruned};
 }
 
@@ -197,16 +203,17 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
                    ": expected logits to be float32, float64, float16 or bfloat16, got ",
                    logits.scalar_type());
   TORCH_CHECK(symbols.dim() == 2, op, ": expected symbols of shape (B, S), got a ", symbols.dim(),
-              "-D tensor of shape ", symbols.sizes());
+              "-D tensor of shape ", symbols.sym_sizes());
   TORCH_CHECK(symbols.scalar_type() == at::kLong, op, ": expected symbols to be int64, got ",
                    symbols.scalar_type());
-  const int64_t B = logits.size(0), T = logits.size(1), s_range = logits.size(2),
-                C = logits.size(3), S = symbols.size(1);
-  TORCH_CHECK(symbols.size(0) == B, op, ": batch size mismatch: logits.size(0)=", B,
-              " but symbols.size(0)=", symbols.size(0));
+  const c10::SymInt B = logits.sym_size(0), T = logits.sym_size(1), C = logits.sym_size(3),
+                    S = symbols.sym_size(1);
+  const int64_t s_range = logits.sym_size(2).guard_int(__FILE__, __LINE__);
+  TORCH_CHECK(symbols.sym_size(0) == B, op, ": batch size mismatch: logits.size(0)=", B,
+              " but symbols.size(0)=", symbols.sym_size(0));
   TORCH_CHECK(symbols.device() == logits.device(), op, ": symbols is on ", symbols.device(),
               " but logits is on ", logits.device());
-  TORCH_CHECK(termination_symbol >= 0 && termination_symbol < C, op,
+  TORCH_CHECK(termination_symbol >= 0 && C > termination_symbol, op,
               ": expected termination_symbol in [0, C) = [0, ", C, "), got ", termination_symbol);
   TORCH_CHECK(!use_hat_loss || termination_symbol == 0, op,
               ": use_hat_loss=True requires termination_symbol == 0 (the HAT blank is class 0), "
@@ -221,52 +228,59 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
   check_ranges(op, ranges, B, T, s_range, S, logits.device());
   check_boundary(op, boundary, B, logits.device());
   if (boundary.has_value() && values_readable(*boundary)) {
-    check_boundary_values(op, *boundary, S, T);
+    check_boundary_values(op, *boundary, S.guard_int(__FILE__, __LINE__),
+                          T.guard_int(__FILE__, __LINE__));
     if (rnnt_type == RnntType::kModified) check_boundary_frames_cover_symbols(op, *boundary);
   }
 
-  if (values_readable(symbols)) check_symbol_values(op, symbols, C);
+  if (values_readable(symbols)) check_symbol_values(op, symbols, C.guard_int(__FILE__, __LINE__));
 
   const auto long_opts = symbols.options();
   // The symbol of every window position; position S is the blank (its px entry is dropped).
-  const auto padded = at::cat({symbols, at::full({B, 1}, termination_symbol, long_opts)}, 1);
+  const auto padded =
+      at::cat({symbols, at::full_symint({B, 1}, termination_symbol, long_opts)}, 1);
   const auto window_symbols =
-      padded.gather(1, ranges.reshape({B, T * s_range})).view({B, T, s_range});
+      padded.gather(1, ranges.reshape_symint({B, T * s_range})).view_symint({B, T, s_range});
   auto [symbol_lp, blank_lp] =
       arc_logprobs(logits, window_symbols, termination_symbol, use_hat_loss);
 
-  const auto t_idx = at::arange(T, long_opts).view({1, T, 1});
+  const auto t_idx = at::arange(c10::Scalar(T), long_opts).view_symint({1, T, 1});
   if (rnnt_type == RnntType::kConstrained) {
     // px[s,t] += py[s+1,t]: the blank of the next position in the same window; the window's
     // last position has none on this frame.
     symbol_lp = at::cat({symbol_lp.narrow(2, 0, s_range - 1) + blank_lp.narrow(2, 1, s_range - 1),
-                         at::full({B, T, 1}, kMinusInf, symbol_lp.options())},
+                         at::full_symint({B, T, 1}, kMinusInf, symbol_lp.options())},
                         2);
   }
   if (regular && boundary.has_value()) {
     // No symbol on the one-past-the-last frame t_end.
-    symbol_lp = at::where(t_idx == boundary->select(1, 3).view({B, 1, 1}), kMinusInf, symbol_lp);
+    symbol_lp = at::where(t_idx == boundary->select(1, 3).view_symint({B, 1, 1}), kMinusInf,
+                          symbol_lp);
   }
   if (delay_penalty > 0.0) {
     const auto t_end = boundary_column(boundary, 3, B, T, long_opts).to(symbol_lp.scalar_type());
     const auto offset = (t_end - 1) / 2;  // (B, 1)
-    const auto penalty = (offset - t_idx.view({1, T}).to(symbol_lp.scalar_type())) * delay_penalty;
+    const auto penalty =
+        (offset - t_idx.view_symint({1, T}).to(symbol_lp.scalar_type())) * delay_penalty;
     symbol_lp = symbol_lp + penalty.unsqueeze(2);
   }
 
-  const int64_t T1 = regular ? T + 1 : T;
-  const auto b_idx = at::arange(B, long_opts).view({B, 1, 1});
-  const auto py_index = ((b_idx * (S + 1) + ranges) * T + t_idx).reshape(-1);
-  const at::Tensor py = at::full({B * (S + 1) * T}, kMinusInf, blank_lp.options())
+  const c10::SymInt T1 = regular ? T + 1 : T;
+  const auto b_idx = at::arange(c10::Scalar(B), long_opts).view_symint({B, 1, 1});
+  const auto py_index =
+      ((b_idx * c10::Scalar(S + 1) + ranges) * c10::Scalar(T) + t_idx).reshape(-1);
+  const at::Tensor py = at::full_symint({B * (S + 1) * T}, kMinusInf, blank_lp.options())
                             .scatter_(0, py_index, blank_lp.reshape(-1))
-                            .view({B, S + 1, T});
-  const int64_t px_numel = B * S * T1;
-  const auto px_index =
-      at::where(ranges < S, (b_idx * S + ranges) * T1 + t_idx, px_numel).reshape(-1);
-  const at::Tensor px = at::full({px_numel + 1}, kMinusInf, symbol_lp.options())
+                            .view_symint({B, S + 1, T});
+  const c10::SymInt px_numel = B * S * T1;
+  const auto px_index = at::where(ranges < c10::Scalar(S),
+                                  (b_idx * c10::Scalar(S) + ranges) * c10::Scalar(T1) + t_idx,
+                                  c10::Scalar(px_numel))
+                            .reshape(-1);
+  const at::Tensor px = at::full_symint({px_numel + 1}, kMinusInf, symbol_lp.options())
                             .scatter_(0, px_index, symbol_lp.reshape(-1))
-                            .narrow(0, 0, px_numel)
-                            .view({B, S, T1});
+                            .narrow_symint(0, 0, px_numel)
+                            .view_symint({B, S, T1});
   return {px, py};
 }
 

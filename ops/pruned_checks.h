@@ -23,13 +23,16 @@ inline bool values_readable(const at::Tensor& t) {
          !t.key_set().has(c10::DispatchKey::FuncTorchGradWrapper);
 }
 
+// Sizes are SymInts, so that torch.compile(dynamic=True) keeps B, T and S symbolic; s_range is
+// the one size the ops specialize on.
+
 // The smallest window for which a path can survive pruning: a regular lattice needs the symbol
 // position and the one after it in the same frame, unless there is only one position.
-inline int64_t min_s_range(bool regular, int64_t S) {
-  return regular ? std::min<int64_t>(2, S + 1) : 1;
+inline int64_t min_s_range(bool regular, const c10::SymInt& S) {
+  return regular && S != 0 ? 2 : 1;
 }
 
-inline void check_s_range(const char* op, int64_t s_range, int64_t S, bool regular) {
+inline void check_s_range(const char* op, int64_t s_range, const c10::SymInt& S, bool regular) {
   TORCH_CHECK(s_range <= S + 1, op, ": expected s_range <= S+1 = ", S + 1,
               " (a window cannot be wider than the S+1 symbol positions), got s_range=", s_range,
               "; fast_rnnt.get_rnnt_prune_ranges in Python reduces it for you");
@@ -39,31 +42,33 @@ inline void check_s_range(const char* op, int64_t s_range, int64_t S, bool regul
               s_range);
 }
 
-inline void check_boundary(const char* op, const std::optional<at::Tensor>& boundary, int64_t B,
-                           const at::Device& device) {
+inline void check_boundary(const char* op, const std::optional<at::Tensor>& boundary,
+                           const c10::SymInt& B, const at::Device& device) {
   if (!boundary.has_value()) return;
   const at::Tensor& bd = *boundary;
   TORCH_CHECK(bd.scalar_type() == at::kLong, op, ": expected boundary to be int64, got ",
                    bd.scalar_type());
-  TORCH_CHECK(bd.dim() == 2 && bd.size(0) == B && bd.size(1) == 4, op,
-              ": expected boundary of shape (B, 4) = (", B, ", 4), got ", bd.sizes());
+  TORCH_CHECK(bd.dim() == 2 && bd.sym_size(0) == B && bd.sym_size(1) == 4, op,
+              ": expected boundary of shape (B, 4) = (", B, ", 4), got ", bd.sym_sizes());
   TORCH_CHECK(bd.device() == device, op, ": boundary is on ", bd.device(),
               " but the other inputs are on ", device);
 }
 
 // ranges (B, T, s_range) int64 on `device`; on the CPU also its values: in [0, S] and
 // ranges[b,t,k] = ranges[b,t,0] + k (one reduction; the offending row only looked up on failure).
-inline void check_ranges(const char* op, const at::Tensor& ranges, int64_t B, int64_t T,
-                         int64_t s_range, int64_t S, const at::Device& device) {
+inline void check_ranges(const char* op, const at::Tensor& ranges, const c10::SymInt& B,
+                         const c10::SymInt& T, int64_t s_range, const c10::SymInt& S_sym,
+                         const at::Device& device) {
   TORCH_CHECK(ranges.scalar_type() == at::kLong, op, ": expected ranges to be int64, got ",
                    ranges.scalar_type());
-  TORCH_CHECK(ranges.dim() == 3 && ranges.size(0) == B && ranges.size(1) == T &&
-                  ranges.size(2) == s_range,
+  TORCH_CHECK(ranges.dim() == 3 && ranges.sym_size(0) == B && ranges.sym_size(1) == T &&
+                  ranges.sym_size(2) == s_range,
               op, ": expected ranges of shape (B, T, s_range) = (", B, ", ", T, ", ", s_range,
-              "), got ", ranges.sizes());
+              "), got ", ranges.sym_sizes());
   TORCH_CHECK(ranges.device() == device, op, ": ranges is on ", ranges.device(),
               " but the other inputs are on ", device);
   if (!values_readable(ranges) || ranges.numel() == 0) return;
+  const int64_t S = S_sym.guard_int(__FILE__, __LINE__);  // concrete here: a plain CPU tensor
   const auto first = ranges.narrow(2, 0, 1);
   const auto expected = first + at::arange(s_range, ranges.options());
   const auto ok = (ranges == expected).all(2) & first.squeeze(2).ge(0) &
