@@ -179,8 +179,8 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
   at::Tensor am_pruned = am.unsqueeze(2).expand_symint({B, T, s_range, am_dim});
   // One row gather over the flattened (B*(S+1), D_lm) decoder output; its backward is an
   // index_add.
-  const auto rows = ranges + at::arange(c10::Scalar(B), ranges.options())
-                                 .mul_(c10::Scalar(S + 1))
+  const auto rows = ranges + at::arange(0, c10::Scalar(B * (S + 1)), c10::Scalar(S + 1),
+                                        ranges.options())
                                  .view_symint({B, 1, 1});
   at::Tensor lm_pruned = lm.reshape_symint({B * (S + 1), lm_dim})
                              .index_select(0, rows.reshape(-1))

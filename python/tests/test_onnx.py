@@ -88,15 +88,22 @@ def pruning_inputs(B, S, T, regular, use_boundary, seed):
     return {"px_grad": px_grad, "py_grad": py_grad, "boundary": boundary, "am": am, "lm": lm}
 
 
+SIZES = [(3, 5, 9), (2, 4, 11), (5, 7, 8)]  # (B, S, T): one export serves them all
+
+
 @pytest.mark.parametrize("regular,use_boundary,s_range", [(True, True, 3), (False, False, 2)])
 def test_pruning_in_standard_ops_matches_pytorch(regular, use_boundary, s_range):
-    # Ranges are integers, the pruned tensors copies: equal, not close. The pruning composites
-    # read their sizes as integers, so torch.export specializes this graph to the traced sizes
-    # (the translations themselves take any size); three inputs of those sizes.
+    # Ranges are integers, the pruned tensors copies: equal, not close. One export with dynamic
+    # batch, frame and symbol sizes (the ops read sizes as SymInts), run at three sizes.
     module = Pruning(s_range)
-    model = export(module, tuple(pruning_inputs(3, 5, 9, regular, use_boundary, 0).values()), True)
-    for seed in range(3):
-        feeds = pruning_inputs(3, 5, 9, regular, use_boundary, seed)
+    batch, symbols, frames = torch.export.Dim("batch"), torch.export.Dim("num_symbols", min=2), torch.export.Dim("frames", min=2)
+    dims = {
+        "px_grad": {0: batch, 1: symbols, 2: frames + 1 if regular else frames}, "py_grad": {0: batch, 1: symbols + 1, 2: frames},
+        "boundary": {0: batch} if use_boundary else None, "am": {0: batch, 1: frames}, "lm": {0: batch, 1: symbols + 1},
+    }
+    model = export(module, tuple(pruning_inputs(*SIZES[0], regular, use_boundary, 0).values()), True, dynamic_shapes=dims)
+    for seed, (B, S, T) in enumerate(SIZES):
+        feeds = pruning_inputs(B, S, T, regular, use_boundary, seed)
         got = run(model, {k: v for k, v in feeds.items() if v is not None})
         for got_i, want in zip(got, module(*feeds.values())):
             assert torch.equal(torch.from_numpy(got_i), want)
@@ -233,12 +240,14 @@ def pruned_inputs(module, seed=0, B=3, S=5, T=9, C=6, s_range=3):
     ids=["regular", "modified", "constrained"],
 )
 def test_pruned_loss_in_standard_ops_matches_pytorch(module):
-    # Measured: max relative difference 1.1e-7 (float32). Static sizes (see the pruning test).
-    feeds = pruned_inputs(module)
-    model = export(module, tuple(feeds.values()), standard_ops=True)
+    # Measured: max relative difference 1.1e-7 (float32). One export with dynamic sizes, run at
+    # three sizes.
+    batch, symbols, frames = torch.export.Dim("batch"), torch.export.Dim("num_symbols", min=3), torch.export.Dim("frames", min=2)
+    dims = {"logits": {0: batch, 1: frames}, "symbols": {0: batch, 1: symbols}, "ranges": {0: batch, 1: frames}, "boundary": {0: batch}}
+    model = export(module, tuple(pruned_inputs(module).values()), standard_ops=True, dynamic_shapes=dims)
     assert not any(n.domain == "fast_rnnt" for n in model.graph.node)
-    for seed in range(3):
-        feeds = pruned_inputs(module, seed)
+    for seed, (B, S, T) in enumerate(SIZES):
+        feeds = pruned_inputs(module, seed, B=B, S=S, T=T)
         (got,) = run(model, feeds)
         torch.testing.assert_close(torch.from_numpy(got), module(*feeds.values()), rtol=1e-4, atol=0)
 
