@@ -2,6 +2,8 @@
 // Validation of the pruned-RNN-T ops' inputs. The ops are composites (no device kernels), so
 // these run once per call, before any ATen op; every caller (Python, TorchScript, C++) sees the
 // same errors. The rnnt_type / reduction parsing is the losses' own (rnnt_loss_checks.h).
+// Sizes are SymInts, so that torch.compile(dynamic=True) and ONNX export keep B, T and S
+// symbolic; s_range is the one size the ops specialize on.
 #include <ATen/ATen.h>
 #include <ATen/FunctionalTensorWrapper.h>
 
@@ -22,9 +24,6 @@ inline bool values_readable(const at::Tensor& t) {
          !t.key_set().has(c10::DispatchKey::FuncTorchBatched) &&
          !t.key_set().has(c10::DispatchKey::FuncTorchGradWrapper);
 }
-
-// Sizes are SymInts, so that torch.compile(dynamic=True) keeps B, T and S symbolic; s_range is
-// the one size the ops specialize on.
 
 // The smallest window for which a path can survive pruning: a regular lattice needs the symbol
 // position and the one after it in the same frame, unless there is only one position.

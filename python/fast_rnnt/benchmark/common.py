@@ -1,6 +1,7 @@
 """Timing and peak-memory measurement shared by the benchmark scripts."""
 
 import os
+import resource
 import statistics
 import time
 from typing import Callable, Dict
@@ -38,6 +39,22 @@ def peak_extra_memory_mib(fn: Callable[[], object], device: torch.device) -> flo
     peak = _status_kib("VmHWM") - before
     del out
     return peak / 2**10
+
+
+def memory_in_use(device: torch.device) -> int:
+    """Bytes in use now: the CUDA caching allocator's, else the process's resident set."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_memory(device: torch.device) -> int:
+    """Peak bytes: the CUDA caching allocator's (since its last reset), else the process's peak
+    resident set (its whole life: measure in a fresh process)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def median_time_ms(fn: Callable[[], object], device: torch.device, reps: int, warmup: int = 2) -> float:

@@ -21,7 +21,6 @@ worker threads to be scheduled, which there costs milliseconds per ATen op and s
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,12 @@ import torch
 try:
     import fast_rnnt
     from fast_rnnt.benchmark import aten_baselines
-    from fast_rnnt.benchmark.common import librispeech_bucket
+    from fast_rnnt.benchmark.common import librispeech_bucket, memory_in_use, peak_memory
 except ImportError:  # a baseline-only interpreter (--baseline-python), e.g. torchaudio's venv
     fast_rnnt = None
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import aten_baselines
-    from common import librispeech_bucket
+    from common import librispeech_bucket, memory_in_use, peak_memory
 
 
 
@@ -68,11 +67,6 @@ def full_fast_rnnt(logits, symbols, boundary):
     return fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, reduction="sum")
 
 
-def full_aten(logits, symbols, boundary):
-    """log_softmax of logits' size + gathers + the recursion op."""
-    return aten_baselines.rnnt_loss(logits, symbols, boundary)
-
-
 def full_torchaudio(logits, symbols, boundary):
     import torchaudio.functional as F
 
@@ -83,18 +77,12 @@ def simple_fast_rnnt(lm, am, symbols, boundary):
     return fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary, reduction="sum")
 
 
-def simple_aten(lm, am, symbols, boundary):
-    """k2's ATen composition: max-shifted exp + matmul normalizer, gather from am expanded to
-    (B, S, T, C) (whose backward materializes that size) + the recursion op."""
-    return aten_baselines.rnnt_loss_simple(lm, am, symbols, boundary)
-
-
 METHODS = {
     "rnnt_loss/fast_rnnt": (full_fast_rnnt, True),
-    "rnnt_loss/aten+recursion": (full_aten, True),
+    "rnnt_loss/aten+recursion": (aten_baselines.rnnt_loss, True),
     "rnnt_loss/torchaudio": (full_torchaudio, True),
     "simple/fast_rnnt": (simple_fast_rnnt, False),
-    "simple/aten(k2)+recursion": (simple_aten, False),
+    "simple/aten(k2)+recursion": (aten_baselines.rnnt_loss_simple, False),
 }
 
 
@@ -103,18 +91,13 @@ def gradient_accuracy(batch_size: int, num_classes: int, device: str) -> dict:
     composition, for fast_rnnt and for the float32 ATen composition."""
     inputs = make_inputs(batch_size, num_classes, True, device=device)
     logits64 = inputs["logits"].detach().double().requires_grad_()
-    full_aten(logits64, inputs["symbols"], inputs["boundary"]).backward()
+    aten_baselines.rnnt_loss(logits64, inputs["symbols"], inputs["boundary"]).backward()
     errors = {}
-    for name, fn in (("fast_rnnt", full_fast_rnnt), ("aten+recursion", full_aten)):
+    for name, fn in (("fast_rnnt", full_fast_rnnt), ("aten+recursion", aten_baselines.rnnt_loss)):
         logits = inputs["logits"].detach().clone().requires_grad_()
         fn(logits, inputs["symbols"], inputs["boundary"]).backward()
         errors[name] = (logits.grad.double() - logits64.grad).abs().max().item()
     return errors
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def child(method: str, batch_size: int, num_classes: int, repeat: int, device: str) -> dict:
@@ -125,7 +108,7 @@ def child(method: str, batch_size: int, num_classes: int, repeat: int, device: s
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    baseline = torch.cuda.memory_allocated() if cuda else rss_bytes()
+    baseline = memory_in_use(torch.device(device))
     times, value = [], None
     for i in range(repeat + 1):
         for g in grads:
@@ -139,7 +122,7 @@ def child(method: str, batch_size: int, num_classes: int, repeat: int, device: s
         value = loss.item()
         if i:
             times.append(elapsed)
-    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_memory(torch.device(device))
     shape = tuple(inputs["logits"].shape) if full else (tuple(inputs["lm"].shape), tuple(inputs["am"].shape))
     input_bytes = sum(v.numel() * v.element_size() for v in inputs.values())
     return dict(method=method, B=batch_size, shape=str(shape), ms=1e3 * statistics.median(times),

@@ -27,7 +27,6 @@ matrix products.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,12 +37,12 @@ import torch
 try:
     import fast_rnnt
     from fast_rnnt.benchmark import aten_baselines
-    from fast_rnnt.benchmark.common import librispeech_bucket
+    from fast_rnnt.benchmark.common import librispeech_bucket, memory_in_use, peak_memory
 except ImportError:  # a baseline-only interpreter (--baseline-python), e.g. torchaudio's venv
     fast_rnnt = None
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import aten_baselines
-    from common import librispeech_bucket
+    from common import librispeech_bucket, memory_in_use, peak_memory
 
 C, D, S_RANGE = 500, 512, 5
 LM_ONLY_SCALE = 0.25
@@ -119,19 +118,6 @@ def _median_ms(fn, leaves, iters, device):
     return 1e3 * statistics.median(times), out
 
 
-def _memory_in_use(device):
-    if device.type == "cuda":
-        return torch.cuda.memory_allocated()
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_memory(device):
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def joiner_matmul_ms(B, T, iters, device):
     """Forward + backward of the joiner's Linear(D, C) alone on a (B, T, s_range, D) input."""
     joiner = torch.nn.Linear(D, C).to(device)
@@ -182,9 +168,9 @@ def child(method, batch_size, quantile, iters, device):
     step = build_step(method, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    before = _memory_in_use(device)
+    before = memory_in_use(device)
     ms, loss = _median_ms(lambda: step(*batch), batch[:2], iters, device)
-    peak = _peak_memory(device) - before
+    peak = peak_memory(device) - before
     result = dict(method=method, B=batch_size, q=quantile, T=int(rows[:, 0].max()), U=int(rows[:, 1].max()),
                   ms=ms, peak_extra_mib=peak / 2**20, loss=loss.item())
     if method != "torchaudio":
