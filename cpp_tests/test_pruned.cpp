@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "fast_rnnt/fast_rnnt.h"
 
@@ -94,6 +95,35 @@ TEST(Pruned, BadInputThrows) {
   EXPECT_THROW(fast_rnnt::get_rnnt_prune_ranges(torch::zeros({1, 2, 4}), torch::zeros({1, 3, 3}),
                                                 std::nullopt, 4),
                c10::Error);  // s_range > S+1
+}
+
+// The op called from C++ never returns windows that cut every path of a sequence: issue 12's
+// batch (8 symbols in 3 frames, 5 in 2) needs s_range >= 4, and s_range 2 or 3 throws, naming
+// the sequence, its S_b and T_b and the width needed.
+TEST(Pruned, TooNarrowWindowThrows) {
+  const auto px_grad = torch::rand({2, 8, 4}, torch::kFloat64);
+  const auto py_grad = torch::rand({2, 9, 3}, torch::kFloat64);
+  const auto boundary = torch::tensor({0, 0, 8, 3, 0, 0, 5, 2}, torch::kLong).view({2, 4});
+  for (const int64_t s_range : {2, 3}) {
+    try {
+      fast_rnnt::get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range);
+      FAIL() << "expected c10::Error for s_range=" << s_range;
+    } catch (const c10::Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("s_range=" + std::to_string(s_range) +
+                             " keeps no path of sequence 0 of the regular lattice: its S_b=8 "
+                             "symbols in T_b=3 frames"),
+                std::string::npos)
+          << message;
+      EXPECT_NE(message.find("need s_range >= ceil(S_b/T_b)+1 = 4"), std::string::npos) << message;
+    }
+  }
+  const auto ranges = fast_rnnt::get_rnnt_prune_ranges(px_grad, py_grad, boundary, 4);
+  EXPECT_EQ(ranges.sizes(), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_TRUE(torch::equal(fast_rnnt::detail::_rnnt_prune_min_s_range(px_grad, py_grad, boundary),
+                           torch::tensor({4, 4}, torch::kLong)));
+  // Without a boundary the sizes decide: 8 symbols in 3 frames.
+  EXPECT_THROW(fast_rnnt::get_rnnt_prune_ranges(px_grad, py_grad, std::nullopt, 3), c10::Error);
 }
 
 }  // namespace

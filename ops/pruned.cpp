@@ -32,6 +32,32 @@ at::Tensor get_rnnt_prune_ranges(const at::Tensor& px_grad, const at::Tensor& py
   return op.call(px_grad, py_grad, boundary, s_range);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad(
+    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
+    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
+    std::string_view rnnt_type, double delay_penalty, std::string_view reduction,
+    bool use_hat_loss) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned_with_grad", "")
+                       .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+                           const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                           const std::optional<at::Tensor>&, std::string_view, double,
+                           std::string_view, bool)>();
+  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty,
+                 reduction, use_hat_loss);
+}
+
+namespace detail {
+at::Tensor _rnnt_prune_min_s_range(const at::Tensor& px_grad, const at::Tensor& py_grad,
+                                   const std::optional<at::Tensor>& boundary) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("fast_rnnt::_rnnt_prune_min_s_range", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&,
+                                         const std::optional<at::Tensor>&)>();
+  return op.call(px_grad, py_grad, boundary);
+}
+}  // namespace detail
+
 std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning(const at::Tensor& am, const at::Tensor& lm,
                                                    const at::Tensor& ranges) {
   static auto op = c10::Dispatcher::singleton()
@@ -89,42 +115,105 @@ at::Tensor boundary_column(const std::optional<at::Tensor>& boundary, int64_t co
   return at::full_symint({B, 1}, c10::Scalar(fallback), long_opts);
 }
 
+struct OccupancySizes {
+  c10::SymInt B, S, T;
+  bool regular;
+};
+
+// The checks of px_grad, py_grad and boundary shared by get_rnnt_prune_ranges and
+// _rnnt_prune_min_s_range.
+OccupancySizes check_occupancies(const char* op, const at::Tensor& px_grad,
+                                 const at::Tensor& py_grad,
+                                 const std::optional<at::Tensor>& boundary) {
+  TORCH_CHECK(px_grad.dim() == 3, op,
+              ": expected px_grad of shape (B, S, T+1) or (B, S, T), got a ", px_grad.dim(),
+              "-D tensor of shape ", px_grad.sizes());
+  TORCH_CHECK(py_grad.dim() == 3, op, ": expected py_grad of shape (B, S+1, T), got a ",
+              py_grad.dim(), "-D tensor of shape ", py_grad.sizes());
+  TORCH_CHECK(at::isFloatingType(px_grad.scalar_type()) &&
+                  px_grad.scalar_type() == py_grad.scalar_type(),
+              op, ": expected px_grad and py_grad of one floating dtype, got ",
+              px_grad.scalar_type(), " and ", py_grad.scalar_type());
+  TORCH_CHECK(px_grad.device() == py_grad.device(), op, ": px_grad is on ", px_grad.device(),
+              " but py_grad is on ", py_grad.device());
+  const c10::SymInt B = px_grad.sym_size(0), S = px_grad.sym_size(1), T = py_grad.sym_size(2);
+  TORCH_CHECK(py_grad.sym_size(0) == B && py_grad.sym_size(1) == S + 1, op,
+              ": expected py_grad of shape (B, S+1, T) = (", B, ", ", S + 1,
+              ", T) to match px_grad of shape ", px_grad.sym_sizes(), ", got ",
+              py_grad.sym_sizes());
+  TORCH_CHECK(px_grad.sym_size(2) == T + 1 || px_grad.sym_size(2) == T, op,
+              ": expected px_grad.size(2) to be T+1=", T + 1, " (regular) or T=", T,
+              " (modified/constrained) where T=py_grad.size(2), got px_grad of shape ",
+              px_grad.sym_sizes());
+  const bool regular = px_grad.sym_size(2) == T + 1;
+  check_boundary(op, boundary, B, px_grad.device());
+  if (boundary.has_value() && values_readable(*boundary)) {
+    check_boundary_values(op, *boundary, S.guard_int(__FILE__, __LINE__),
+                          T.guard_int(__FILE__, __LINE__));
+  }
+  return {B, S, T, regular};
+}
+
+// (B,) int64: the narrowest window for which the windows of get_rnnt_prune_ranges keep a path of
+// each sequence (see pruned.h): on the regular lattice ceil((s_end - s_begin) / (t_end - t_begin))
+// + 1, and 1 where the sequence has no symbol or no frame; 1 on the others.
+at::Tensor min_s_range(bool regular, const std::optional<at::Tensor>& boundary,
+                       const c10::SymInt& B, const c10::SymInt& S, const c10::SymInt& T,
+                       const at::TensorOptions& long_opts) {
+  if (!regular) return at::ones_symint({B}, long_opts);
+  const auto zero = at::zeros_symint({B, 1}, long_opts);
+  const auto symbols = boundary_column(boundary, 2, B, S, long_opts) -
+                       (boundary.has_value() ? boundary->select(1, 0).unsqueeze(1) : zero);
+  const auto frames = boundary_column(boundary, 3, B, T, long_opts) -
+                      (boundary.has_value() ? boundary->select(1, 1).unsqueeze(1) : zero);
+  const auto ceil = (symbols + frames - 1).div(frames.clamp_min(1), "floor");
+  return at::where(symbols.gt(0) & frames.gt(0), ceil + 1, 1).squeeze(1);
+}
+
+// Throws unless s_range >= min_s_range for every sequence: for a regular lattice without boundary
+// a check on the sizes (deferred to run time under dynamic shapes), with a boundary whose values
+// are readable (pruned_checks.h) an exact one that names the first sequence it fails for. Other
+// boundaries (CUDA, fake tensors) are not read: fast_rnnt.get_rnnt_prune_ranges in eager Python
+// widens the window beforehand.
+void check_s_range_keeps_paths(const char* op, int64_t s_range, bool regular,
+                               const std::optional<at::Tensor>& boundary, const c10::SymInt& B,
+                               const c10::SymInt& S, const c10::SymInt& T,
+                               const at::TensorOptions& long_opts) {
+  if (!regular) return;  // one position per frame keeps a path of the modified lattice
+  if (!boundary.has_value()) {
+    TORCH_SYM_CHECK(S.sym_le(T * (s_range - 1)).sym_or(T.sym_eq(0)), op, ": s_range=", s_range,
+                    " keeps no path of the regular lattice: S=", S, " symbols in T=", T,
+                    " frames need s_range >= ceil(S/T)+1 (a frame's window holds at most "
+                    "s_range-1 symbol arcs); fast_rnnt.get_rnnt_prune_ranges in Python widens it "
+                    "for you");
+    return;
+  }
+  if (!values_readable(*boundary) || boundary->numel() == 0) return;
+  const auto needed = min_s_range(regular, boundary, B, S, T, long_opts);
+  const auto too_narrow = needed.gt(s_range);
+  if (!too_narrow.any().item<bool>()) return;
+  const int64_t b = too_narrow.nonzero()[0][0].item<int64_t>();
+  const auto row = boundary->select(0, b).contiguous();
+  const int64_t* r = row.data_ptr<int64_t>();
+  TORCH_CHECK(false, op, ": s_range=", s_range, " keeps no path of sequence ", b,
+              " of the regular lattice: its S_b=", r[2] - r[0], " symbols in T_b=", r[3] - r[1],
+              " frames (boundary[", b, "] = (", r[0], ", ", r[1], ", ", r[2], ", ", r[3],
+              ")) need s_range >= ceil(S_b/T_b)+1 = ", needed[b].item<int64_t>(),
+              ", and the batch needs s_range >= ", needed.max().item<int64_t>(),
+              "; fast_rnnt.get_rnnt_prune_ranges in Python widens it for you");
+}
+
 at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
                                            const at::Tensor& py_grad_in,
                                            const std::optional<at::Tensor>& boundary,
                                            int64_t s_range) {
   constexpr char op[] = "get_rnnt_prune_ranges";
-  TORCH_CHECK(px_grad_in.dim() == 3, op,
-              ": expected px_grad of shape (B, S, T+1) or (B, S, T), got a ", px_grad_in.dim(),
-              "-D tensor of shape ", px_grad_in.sizes());
-  TORCH_CHECK(py_grad_in.dim() == 3, op, ": expected py_grad of shape (B, S+1, T), got a ",
-              py_grad_in.dim(), "-D tensor of shape ", py_grad_in.sizes());
-  TORCH_CHECK(at::isFloatingType(px_grad_in.scalar_type()) &&
-                       px_grad_in.scalar_type() == py_grad_in.scalar_type(),
-                   op, ": expected px_grad and py_grad of one floating dtype, got ",
-                   px_grad_in.scalar_type(), " and ", py_grad_in.scalar_type());
-  TORCH_CHECK(px_grad_in.device() == py_grad_in.device(), op, ": px_grad is on ",
-              px_grad_in.device(), " but py_grad is on ", py_grad_in.device());
-  const c10::SymInt B = px_grad_in.sym_size(0), S = px_grad_in.sym_size(1),
-                    T = py_grad_in.sym_size(2);
-  TORCH_CHECK(py_grad_in.sym_size(0) == B && py_grad_in.sym_size(1) == S + 1, op,
-              ": expected py_grad of shape (B, S+1, T) = (", B, ", ", S + 1,
-              ", T) to match px_grad of shape ", px_grad_in.sym_sizes(), ", got ",
-              py_grad_in.sym_sizes());
-  TORCH_CHECK(px_grad_in.sym_size(2) == T + 1 || px_grad_in.sym_size(2) == T, op,
-              ": expected px_grad.size(2) to be T+1=", T + 1, " (regular) or T=", T,
-              " (modified/constrained) where T=py_grad.size(2), got px_grad of shape ",
-              px_grad_in.sym_sizes());
-  const bool regular = px_grad_in.sym_size(2) == T + 1;
-  check_boundary(op, boundary, B, px_grad_in.device());
-  if (boundary.has_value() && values_readable(*boundary)) {
-    check_boundary_values(op, *boundary, S.guard_int(__FILE__, __LINE__),
-                          T.guard_int(__FILE__, __LINE__));
-  }
+  const auto [B, S, T, regular] = check_occupancies(op, px_grad_in, py_grad_in, boundary);
   check_s_range(op, s_range, S, regular);
 
   const at::Tensor px_grad = px_grad_in.detach(), py_grad = py_grad_in.detach();
   const auto long_opts = px_grad.options().dtype(at::kLong);
+  check_s_range_keeps_paths(op, s_range, regular, boundary, B, S, T, long_opts);
   const c10::SymInt num_begins = S + 2 - s_range;  // candidate window starts 0 .. S+1-s_range
   // score[b,s,t]: blank occupancy leaving frame t inside [s, s+s_range), minus the symbol
   // occupancy entering the window from position s-1 at frame t.
@@ -135,19 +224,32 @@ at::Tensor get_rnnt_prune_ranges_composite(const at::Tensor& px_grad_in,
   }
   at::Tensor s_begin = score.argmax(1);  // (B, T), first maximum
 
-  // From the last real frame on: the window that ends at the sequence's last symbol.
+  // From the last real frame on: the window that ends at the sequence's last symbol; and no
+  // window that ends below the sequence's first position.
   const auto t_idx = at::arange(c10::Scalar(T), long_opts).unsqueeze(0);  // (1, T)
+  const auto zero = at::zeros_symint({B, 1}, long_opts);
   const auto t_end = boundary_column(boundary, 3, B, T, long_opts);
   const auto s_end = boundary_column(boundary, 2, B, S, long_opts);
+  const auto first_s = boundary.has_value() ? boundary->select(1, 0).unsqueeze(1) : zero;
+  const auto first_t = boundary.has_value() ? boundary->select(1, 1).unsqueeze(1) : zero;
   s_begin = at::where(t_idx < t_end - 1, s_begin, (s_end - (s_range - 1)).clamp_min(0));
+  s_begin = at::maximum(s_begin, first_s - (s_range - 1));
 
-  // Non-decreasing, starting at 0, steps below `step` (one symbol per frame off the regular
-  // lattice): see the header.
+  // Non-decreasing, steps below `step` (one symbol per frame off the regular lattice), and at
+  // most s_begin on frame t_begin (0 on frame 0 without a boundary): see the header.
   const int64_t step = regular ? s_range : 2;
   s_begin = suffix_min(s_begin);
-  const auto ramp = t_idx * (step - 1);
-  s_begin = ramp - suffix_min(ramp - s_begin).clamp_min(0);
+  const auto ramp = first_s + (t_idx - first_t) * (step - 1);
+  s_begin = (ramp - suffix_min(ramp - s_begin).clamp_min(0)).clamp_min(0);
   return s_begin.unsqueeze(2) + at::arange(s_range, long_opts);
+}
+
+at::Tensor rnnt_prune_min_s_range_composite(const at::Tensor& px_grad,
+                                            const at::Tensor& py_grad,
+                                            const std::optional<at::Tensor>& boundary) {
+  const auto [B, S, T, regular] =
+      check_occupancies("get_rnnt_prune_ranges", px_grad, py_grad, boundary);
+  return min_s_range(regular, boundary, B, S, T, px_grad.options().dtype(at::kLong));
 }
 
 std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& am,
@@ -225,6 +327,11 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
               ": rnnt_type='modified' requires T >= S, got T=", T, " and S=", S);
   const bool regular = rnnt_type == RnntType::kRegular;
   check_s_range(op, s_range, S, regular);
+  TORCH_CHECK(rnnt_type != RnntType::kConstrained || s_range >= 2 || S == 0, op,
+              ": expected s_range >= 2 for the constrained lattice with S=", S,
+              " (its symbol arc also takes the blank of the next position in the same window, "
+              "so a window of one position keeps no symbol arc), got s_range=", s_range,
+              "; fast_rnnt.get_rnnt_prune_ranges in Python widens it for you");
   check_ranges(op, ranges, B, T, s_range, S, logits.device());
   check_boundary(op, boundary, B, logits.device());
   if (boundary.has_value() && values_readable(*boundary)) {
@@ -306,11 +413,26 @@ at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor
   return rnnt::reduce_loss(mutual_information_recursion(px, py, boundary), red);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad_composite(
+    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
+    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
+    std::string_view rnnt_type, double delay_penalty, std::string_view reduction,
+    bool use_hat_loss) {
+  constexpr char op[] = "rnnt_loss_pruned_with_grad";
+  const Reduction red = parse_reduction(op, reduction);
+  auto [px, py] =
+      pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
+                     parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty);
+  auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
+  return {rnnt::reduce_loss(scores, red), px_grad, py_grad};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("get_rnnt_prune_ranges(Tensor px_grad, Tensor py_grad, Tensor? boundary, int s_range) "
         "-> Tensor");
+  m.def("_rnnt_prune_min_s_range(Tensor px_grad, Tensor py_grad, Tensor? boundary) -> Tensor");
   m.def("do_rnnt_pruning(Tensor(a) am, Tensor lm, Tensor ranges) "
         "-> (Tensor(a) am_pruned, Tensor lm_pruned)");
   m.def("get_rnnt_logprobs_pruned(Tensor logits, Tensor symbols, Tensor ranges, "
@@ -319,13 +441,19 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("rnnt_loss_pruned(Tensor logits, Tensor symbols, Tensor ranges, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
         "str reduction=\"mean\", bool use_hat_loss=False) -> Tensor");
+  m.def("rnnt_loss_pruned_with_grad(Tensor logits, Tensor symbols, Tensor ranges, "
+        "int termination_symbol, Tensor? boundary=None, str rnnt_type=\"regular\", "
+        "float delay_penalty=0.0, str reduction=\"mean\", bool use_hat_loss=False) "
+        "-> (Tensor loss, Tensor px_grad, Tensor py_grad)");
 }
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
   m.impl("get_rnnt_prune_ranges", TORCH_FN(get_rnnt_prune_ranges_composite));
+  m.impl("_rnnt_prune_min_s_range", TORCH_FN(rnnt_prune_min_s_range_composite));
   m.impl("do_rnnt_pruning", TORCH_FN(do_rnnt_pruning_composite));
   m.impl("get_rnnt_logprobs_pruned", TORCH_FN(get_rnnt_logprobs_pruned_composite));
   m.impl("rnnt_loss_pruned", TORCH_FN(rnnt_loss_pruned_composite));
+  m.impl("rnnt_loss_pruned_with_grad", TORCH_FN(rnnt_loss_pruned_with_grad_composite));
 }
 
 }  // namespace fast_rnnt

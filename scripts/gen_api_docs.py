@@ -26,9 +26,9 @@ def render() -> str:
         "date. Each function wraps the op `torch.ops.fast_rnnt.<name>` and has a C++ twin of the same",
         "name in `include/fast_rnnt/` (`return_grad` variants: `<name>_with_grad`).",
         "",
-        "Module attributes: `fast_rnnt.__version__`, `fast_rnnt.with_cuda` (CUDA kernels compiled),",
-        "`fast_rnnt.library_path` (the loaded libfast_rnnt), `fast_rnnt.cmake_prefix_path` (for",
-        "`find_package(fast_rnnt)`).",
+        "Module attributes: `fast_rnnt.__version__`, `fast_rnnt.with_cuda` (CUDA kernels compiled:",
+        "a bool as in k2, also callable as in fast_rnnt 1.3), `fast_rnnt.library_path` (the loaded",
+        "libfast_rnnt), `fast_rnnt.cmake_prefix_path` (for `find_package(fast_rnnt)`).",
         "",
     ]
     for name, fn in public_functions():

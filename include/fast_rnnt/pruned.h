@@ -39,26 +39,48 @@ namespace fast_rnnt {
 //   s_range:  the window width, 1 <= s_range <= S+1, and s_range >= min(2, S+1) for the regular
 //             lattice (a window of one position there admits no path).
 //
-// Returns ranges (B, T, s_range) int64 with ranges[b,t,k] = s_begin[b,t] + k, where:
+// Returns ranges (B, T, s_range) int64 with ranges[b,t,k] = s_begin[b,t] + k, where, with
+// (s0, t0, s_end, t_end) the sequence's boundary row (default (0, 0, S, T)):
 //   1. score[b,s,t] = sum_{k<s_range} py_grad[b,s+k,t] - (s > 0 ? px_grad[b,s-1,t] : 0) for
 //      s = 0..S+1-s_range (blank mass leaving frame t inside the window minus symbol mass entering
 //      it from below); s_begin[b,t] = the first s maximizing it.
 //   2. Frames t >= t_end-1 of each sequence take max(0, s_end - s_range + 1), so that the last
-//      real frame's window ends at the last symbol.
-//   3. Lower-bound adjustment with step r = s_range (regular) or 2 (modified / constrained):
+//      real frame's window ends at the last symbol; then s_begin[t] <- max(s_begin[t],
+//      s0 - s_range + 1) (no window ends below the first position).
+//   3. Lower-bound adjustment with step r = s_range (regular) or 2 (modified / constrained) and
+//      ramp[t] = s0 + (r-1)*(t - t0):
 //      s_begin[t] <- min_{t' >= t} s_begin[t'] (non-decreasing); then
-//      s_begin[t] <- min((r-1)*t, max_{t' >= t} (s_begin[t'] - (r-1)*(t'-t))), which starts the
-//      first frame at 0 and bounds every step by r-1 while keeping the order.
-// So every row starts at 0, never decreases, steps by less than r, stays within [0, S], and the
-// last real frame reaches s_end whenever s_end - s_range + 1 <= (r-1)*(t_end-1).
+//      s_begin[t] <- max(0, min(ramp[t], max_{t' >= t} (s_begin[t'] - (r-1)*(t'-t)))), which puts
+//      s0 in the window of frame t0 and bounds every step by r-1 while keeping the order.
+//      Without offsets (s0 = t0 = 0, k2's case) ramp[t] = (r-1)*t and every row starts at 0.
+// So every row never decreases, steps by less than r, stays within [0, S], holds s0 on frame t0,
+// and its last real frame reaches s_end whenever s_end - s_range + 1 <= s0 + (r-1)*(t_end-1-t0).
 //
 // Width: the output's width is s_range itself, as given (an op's output shape may not depend on
-// a clamp it decides); a width outside the range above throws. The Python wrapper
-// fast_rnnt.get_rnnt_prune_ranges reduces s_range > S+1 to S+1 with a warning first, as k2 does.
-// Not differentiable (the ranges are integers).
+// a clamp it decides); a width outside [min(2, S+1) (regular) or 1, S+1] throws. On the regular
+// lattice a frame's window holds at most s_range-1 symbol arcs, so a sequence with S_b = s_end-s0
+// symbols in T_b = t_end-t0 frames keeps a path only if s_range >= ceil(S_b/T_b)+1 (k2's
+// (S_b-1)//T_b + 2; 1 when S_b = 0 or T_b = 0: then pruning cuts nothing that the full lattice
+// has). A narrower s_range throws a RuntimeError naming the sequence, its S_b and T_b and the
+// width needed: always without a boundary (a check on the sizes, deferred to run time under
+// dynamic shapes), and for a boundary whose values can be read on the host (a plain CPU tensor).
+// A boundary on CUDA or under tracing (fake tensors) is not read here (that would be a host sync
+// or a data-dependent trace); the Python wrapper fast_rnnt.get_rnnt_prune_ranges widens s_range
+// in eager mode instead, with a warning, as k2 does: to max_b of the above, then to 2 for
+// s_range = 1 on the modified / constrained lattices (the constrained one needs 2, and the two are
+// not told apart by shape), then down to S+1. detail::_rnnt_prune_min_s_range returns the
+// per-sequence widths. Not differentiable (the ranges are integers).
 FAST_RNNT_API at::Tensor get_rnnt_prune_ranges(const at::Tensor& px_grad, const at::Tensor& py_grad,
                                                const std::optional<at::Tensor>& boundary,
                                                int64_t s_range);
+
+namespace detail {
+// (B,) int64: for each sequence, the narrowest s_range for which get_rnnt_prune_ranges keeps a path:
+// ceil(S_b/T_b)+1 on the regular lattice (1 when S_b = 0 or T_b = 0), 1 on the others.
+FAST_RNNT_API at::Tensor _rnnt_prune_min_s_range(const at::Tensor& px_grad,
+                                                 const at::Tensor& py_grad,
+                                                 const std::optional<at::Tensor>& boundary);
+}  // namespace detail
 
 // Gathers each frame's window of decoder outputs, and broadcasts the encoder output over it:
 //   am: (B, T, D_am); lm: (B, S+1, D_lm) (the widths may differ); ranges: (B, T, s_range) int64,
@@ -76,7 +98,8 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning(const at::Tenso
 //            joiner output at frame t and symbol position ranges[b,t,k].
 //   symbols: (B, S) int64 in [0, C) (padding positions too).
 //   ranges:  (B, T, s_range) int64, ranges[b,t,k] = ranges[b,t,0] + k, values in [0, S]
-//            (as get_rnnt_prune_ranges returns); 1 <= s_range <= S+1, >= min(2, S+1) regular.
+//            (as get_rnnt_prune_ranges returns); 1 <= s_range <= S+1, >= min(2, S+1) regular,
+//            >= 2 constrained when S > 0 (its symbol arc also takes the next position's blank).
 //   termination_symbol: the blank, in [0, C).
 //   boundary: optional (B, 4) int64.
 //   use_hat_loss: HAT factorization (requires termination_symbol == 0), see arc_logprobs.
@@ -101,6 +124,15 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned(
 // reduction: "none" (B,), "mean" or "sum" (scalar). With s_range = S+1 (nothing pruned) it equals
 // rnnt_loss on the same joiner outputs. Differentiable w.r.t. logits.
 FAST_RNNT_API at::Tensor rnnt_loss_pruned(
+    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
+    int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
+    std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
+    std::string_view reduction = "mean", bool use_hat_loss = false);
+
+// rnnt_loss_pruned and, computed in the same call, the gradients of the unreduced scores' sum
+// w.r.t. its px and py (fast_rnnt 1.3's return_grad): (loss, px_grad, py_grad), px_grad and
+// py_grad shaped like get_rnnt_logprobs_pruned's px, py (zero outside the windows).
+FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad(
     const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,

@@ -3,7 +3,7 @@ and the loss on the pruned joiner output. The definitions are in ``include/fast_
 """
 
 import warnings
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -25,20 +25,40 @@ def get_rnnt_prune_ranges(
         py_grad: (B, S+1, T), same dtype and device: the occupancies of the blank arcs.
         boundary: optional (B, 4) int64 rows ``(s_begin, t_begin, s_end, t_end)``; ``None``
             means ``(0, 0, S, T)`` for every sequence.
-        s_range: the window width. Values above ``S+1`` are reduced to ``S+1`` (nothing is
-            pruned) with a warning; the regular lattice needs at least ``min(2, S+1)``, the
-            others at least 1.
+        s_range: the window width. Adjusted as k2 does, each time with a warning that names
+            the old and the new width: on the regular lattice raised to the smallest width
+            that keeps a path of every sequence, ``max_b ceil(S_b / T_b) + 1`` (k2's
+            ``(S_b - 1) // T_b + 2``; ``S_b = s_end - s_begin`` symbols in ``T_b = t_end -
+            t_begin`` frames), s_range=1 included; on the modified and constrained lattices
+            1 is raised to 2 (the constrained one needs it); then values above ``S+1`` are
+            reduced to ``S+1`` (nothing is pruned). Reading ``boundary`` for this costs a
+            host sync on CUDA, as in k2; under ``torch.compile`` tracing nothing is adjusted
+            and the op's own checks apply (see ``include/fast_rnnt/pruned.h``).
 
     Returns:
-        ranges: (B, T, s_range') int64 with ``s_range' = min(s_range, S+1)``, where
-        ``ranges[b, t]`` is ``r, r+1, ..., r+s_range'-1``: starting at 0 on the first frame,
-        non-decreasing in ``t``, within ``[0, S]``, reaching ``s_end`` on the last real frame.
+        ranges: (B, T, s_range') int64 with ``s_range'`` the adjusted width, where
+        ``ranges[b, t]`` is ``r, r+1, ..., r+s_range'-1``: non-decreasing in ``t``, within
+        ``[0, S]``, holding ``s_begin`` on frame ``t_begin`` (so starting at 0 on the first
+        frame without offsets), reaching ``s_end`` on the last real frame.
 
     Raises:
-        RuntimeError: on shapes, dtypes, devices or boundary values outside the above, or a
-            too small ``s_range``.
+        RuntimeError: on shapes, dtypes, devices or boundary values outside the above, or an
+            ``s_range`` below 1 (2 on the regular lattice).
     """
-    S = px_grad.size(1)
+    S, T = px_grad.size(1), py_grad.size(-1)
+    if not torch.compiler.is_compiling() and s_range >= 1 and S >= 1 and px_grad.dim() == 3:
+        needed = 2
+        if px_grad.size(2) == T + 1:  # the regular lattice
+            widths = torch.ops.fast_rnnt._rnnt_prune_min_s_range(px_grad, py_grad, boundary)
+            needed = max(needed, int(widths.max())) if widths.numel() else needed
+        if s_range < needed:
+            warnings.warn(
+                f"get_rnnt_prune_ranges: s_range={s_range} is too narrow to keep a path of every "
+                f"sequence (the {'regular' if px_grad.size(2) == T + 1 else 'modified/constrained'} "
+                f"lattice needs s_range >= {needed} here); using s_range={needed}",
+                stacklevel=2,
+            )
+            s_range = needed
     if s_range > S + 1:
         warnings.warn(
             f"get_rnnt_prune_ranges: s_range={s_range} is larger than S+1={S + 1}, the number of "
@@ -111,8 +131,12 @@ def rnnt_loss_pruned(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
     use_hat_loss: bool = False,
-) -> Tensor:
+    return_grad: bool = False,
+) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
     r"""The RNN-T loss on pruned joiner logits (negated log-likelihood over the pruned lattice).
+
+    The arguments are k2's, in k2's order; fast_rnnt 1.3's ``return_grad`` (its 9th argument,
+    where k2 has ``use_hat_loss``) is accepted by keyword.
 
     Args:
         logits: (B, T, s_range, C) float32, float64, float16 or bfloat16 pruned joiner output.
@@ -124,15 +148,23 @@ def rnnt_loss_pruned(
         delay_penalty: when > 0, rewards emitting symbols early (see ``pruned.h``).
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         use_hat_loss: HAT factorization (requires ``termination_symbol == 0``).
+        return_grad: also return the gradients of the unreduced scores' sum w.r.t. the pruned
+            lattice's px and py (see :func:`get_rnnt_logprobs_pruned`).
 
     Returns:
         (B,) float losses for ``reduction="none"``, else a scalar; float64 for float64 logits,
-        float32 otherwise. Differentiable w.r.t. ``logits``.
+        float32 otherwise. Differentiable w.r.t. ``logits``. With ``return_grad``,
+        ``(loss, (px_grad, py_grad))``.
 
     Raises:
         RuntimeError: on shapes, dtypes, devices, ranges, boundary or option values outside
             the above.
     """
+    if return_grad:
+        loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_pruned_with_grad(
+            logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss
+        )
+        return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss_pruned(
         logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss
     )

@@ -178,8 +178,8 @@ def get_rnnt_logprobs_joint(
     logits: Tensor,
     symbols: Tensor,
     termination_symbol: int,
-    rnnt_type: str = "regular",
     boundary: Optional[Tensor] = None,
+    rnnt_type: str = "regular",
 ) -> Tuple[Tensor, Tensor]:
     r"""Arc log-probabilities of the full RNN-T loss from joiner logits:
     ``logp[b, s, t, :] = log_softmax(logits[b, t, s, :])``, read in one fused pass
@@ -189,8 +189,9 @@ def get_rnnt_logprobs_joint(
         logits: (B, T, S+1, C) float32, float64, float16 or bfloat16 joiner output.
         symbols: (B, S) int64.
         termination_symbol: the blank.
+        boundary: optional (B, 4) int64 (before ``rnnt_type`` here, as in k2 and fast_rnnt
+            1.3, where :func:`get_rnnt_logprobs` has them the other way round).
         rnnt_type: ``"regular"``, ``"modified"`` or ``"constrained"``.
-        boundary: optional (B, 4) int64.
 
     Returns:
         ``(px, py)`` shaped as by :func:`get_rnnt_logprobs`; float64 for float64 logits,
@@ -207,7 +208,8 @@ def rnnt_loss(
     rnnt_type: str = "regular",
     delay_penalty: float = 0.0,
     reduction: str = "mean",
-) -> Tensor:
+    return_grad: bool = False,
+) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
     r"""The full RNN-T loss over joiner logits: as :func:`rnnt_loss_simple` over
     :func:`get_rnnt_logprobs_joint`. Peak memory of forward + backward is the logits, their
     gradient (written in one pass, in the dtype of ``logits``) and O(B*T*S) more.
@@ -220,10 +222,18 @@ def rnnt_loss(
         rnnt_type: ``"regular"``, ``"modified"`` or ``"constrained"``.
         delay_penalty: see the module docstring.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        return_grad: also return the gradients of the unreduced scores' sum w.r.t. px and py
+            (the arc occupancies), as fast_rnnt 1.3 does.
 
     Returns:
-        The loss, (B,) for ``"none"`` else a scalar; float64 for float64 logits, else float32.
+        The loss, (B,) for ``"none"`` else a scalar; float64 for float64 logits, else float32;
+        with ``return_grad``, ``(loss, (px_grad, py_grad))`` shaped like px and py.
     """
+    if return_grad:
+        loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_with_grad(
+            logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
+        )
+        return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss(
         logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
     )

@@ -234,14 +234,15 @@ def _monotonic_lower_bound(xs: list) -> list:
 
 
 def prune_ranges_reference(px_grad: Tensor, py_grad: Tensor, boundary: Optional[Tensor], s_range: int) -> Tensor:
-    """The published (non-deprecated) k2 prune-range algorithm, step by step, per sequence."""
+    """The published (non-deprecated) k2 prune-range algorithm, step by step, per sequence;
+    its ramp starts at (t_begin, s_begin) instead of (0, 0) (the same without offsets)."""
     B, S, T = py_grad.size(0), py_grad.size(1) - 1, py_grad.size(2)
     regular = px_grad.size(2) == T + 1
     pxg = px_grad.double().tolist()
     pyg = py_grad.double().tolist()
     out = torch.zeros(B, T, s_range, dtype=torch.int64)
     for b in range(B):
-        s_end, t_end = (boundary[b, 2].item(), boundary[b, 3].item()) if boundary is not None else (S, T)
+        s0, t0, s_end, t_end = boundary[b].tolist() if boundary is not None else (0, 0, S, T)
         begin = []
         for t in range(T):
             if t >= t_end - 1:
@@ -257,12 +258,14 @@ def prune_ranges_reference(px_grad: Tensor, py_grad: Tensor, boundary: Optional[
                 if best is None or score > best:
                     best, best_s = score, s
             begin.append(best_s)
+        begin = [max(x, s0 - s_range + 1) for x in begin]
         step = s_range if regular else 2
+        ramp = [s0 + (step - 1) * (t - t0) for t in range(T)]
         begin = _monotonic_lower_bound(begin)
-        begin = [-(x - (step - 1) * t) for t, x in enumerate(begin)]
+        begin = [-(x - r) for r, x in zip(ramp, begin)]
         begin = _monotonic_lower_bound(begin)
         begin = [max(x, 0) for x in begin]
-        begin = [-(x - (step - 1) * t) for t, x in enumerate(begin)]
+        begin = [max(0, -(x - r)) for r, x in zip(ramp, begin)]
         for t in range(T):
             for k in range(s_range):
                 out[b, t, k] = begin[t] + k

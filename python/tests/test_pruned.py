@@ -71,7 +71,7 @@ def test_prune_ranges_matches_reference(device, regular, real, ragged):
     for s_range in ([2, 3, 4, 7] if regular else [1, 2, 3, 7]):
         px_grad, py_grad = occupancies(B, S, T, regular, boundary, seed=s_range, real=real)
         expected = prune_ranges_reference(px_grad, py_grad, boundary, s_range)
-        got = fast_rnnt.get_rnnt_prune_ranges(
+        got = torch.ops.fast_rnnt.get_rnnt_prune_ranges(
             px_grad.to(device), py_grad.to(device), None if boundary is None else boundary.to(device), s_range
         )
         assert got.dtype == torch.int64 and got.shape == (B, T, s_range)
@@ -86,7 +86,7 @@ def test_prune_ranges_by_hand():
     py_grad[0, 2, :] = 1.0
     ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 2)
     assert ranges[0].tolist() == [[0, 1], [1, 2], [1, 2]]
-    ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad[:, :, :3], py_grad, None, 1)  # modified
+    ranges = torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad[:, :, :3], py_grad, None, 1)  # modified
     assert ranges[0].tolist() == [[0], [1], [2]]
 
 
@@ -133,7 +133,11 @@ def prune_cases(draw):
 def test_prune_ranges_guarantees(case):
     regular, B, S, T, s_range, boundary, real, seed = case
     px_grad, py_grad = occupancies(B, S, T, regular, boundary, seed=seed, real=real)
-    ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
+    if s_range < int(torch.ops.fast_rnnt._rnnt_prune_min_s_range(px_grad, py_grad, boundary).max()):
+        with pytest.raises(RuntimeError, match="keeps no path"):
+            torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
+        return
+    ranges = torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
     check_range_guarantees(ranges, B, S, T, s_range, regular, boundary)
     torch.testing.assert_close(ranges, prune_ranges_reference(px_grad, py_grad, boundary, s_range), rtol=0, atol=0)
 
@@ -154,8 +158,10 @@ def test_prune_ranges_guarantees_on_simple_loss_occupancies(rnnt_type):
         )
         regular = rnnt_type == "regular"
         for s_range in range(min(2, S + 1) if regular else 1, S + 2):
-            ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
-            check_range_guarantees(ranges, B, S, T, s_range, regular, boundary)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a too narrow s_range is widened
+                ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, s_range)
+            check_range_guarantees(ranges, B, S, T, ranges.size(2), regular, boundary)
 
 
 def test_prune_ranges_width_adjustment():
@@ -170,7 +176,9 @@ def test_prune_ranges_width_adjustment():
     with pytest.raises(RuntimeError, match="expected s_range <= S\\+1 = 4"):
         torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 9)
     with pytest.raises(RuntimeError, match="expected s_range >= 2 for the regular lattice"):
-        fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 1)
+        torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 1)
+    with pytest.raises(RuntimeError, match="expected s_range >= 2 for the regular lattice"):
+        fast_rnnt.get_rnnt_prune_ranges(px_grad, py_grad, None, 0)
     with pytest.raises(RuntimeError, match="expected s_range >= 1"):
         fast_rnnt.get_rnnt_prune_ranges(px_grad[:, :, :5], py_grad, None, 0)
 
@@ -313,8 +321,8 @@ def test_pruning_only_removes_paths(device, rnnt_type):
     full = fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, rnnt_type=rnnt_type, reduction="none")
     regular = rnnt_type == "regular"
     px_grad, py_grad = occupancies(B, S, T, regular, boundary.cpu(), seed=7)
-    for s_range in range(2 if regular else 1, S + 2):
-        ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad.to(device), py_grad.to(device), boundary, s_range)
+    for s_range in range(1 if rnnt_type == "modified" else 2, S + 2):
+        ranges = torch.ops.fast_rnnt.get_rnnt_prune_ranges(px_grad.to(device), py_grad.to(device), boundary, s_range)
         pruned_logits = logits.gather(2, ranges.unsqueeze(3).expand(B, T, s_range, C))
         pruned = fast_rnnt.rnnt_loss_pruned(pruned_logits, symbols, ranges, 0, boundary, rnnt_type=rnnt_type, reduction="none")
         assert (pruned >= full - 1e-9).all(), (s_range, pruned, full)
@@ -476,9 +484,12 @@ def _op_samples(device, requires_grad):
     return [
         ("rnnt_loss_pruned", (*common, "regular", 0.1, "sum", False)),
         ("rnnt_loss_pruned", (*common, "constrained", 0.0, "none", True)),
+        ("rnnt_loss_pruned_with_grad", (*common, "modified", 0.2, "mean", False)),
         ("get_rnnt_logprobs_pruned", (*common, "modified", False)),
         ("do_rnnt_pruning", (am, lm, i["ranges"])),
         ("get_rnnt_prune_ranges", (px_grad.to(device), py_grad.to(device), i["boundary"], 3)),
+        ("_rnnt_prune_min_s_range", (px_grad.to(device), py_grad.to(device), i["boundary"])),
+        ("_rnnt_prune_min_s_range", (px_grad.to(device), py_grad.to(device), None)),
     ]
 
 

@@ -357,7 +357,7 @@ class _ScriptedLosses(torch.nn.Module):
         b = fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary)
         c = fast_rnnt.rnnt_loss_smoothed(lm, am, symbols, 0, boundary=boundary, reduction="sum")
         assert isinstance(b, torch.Tensor) and isinstance(c, torch.Tensor)  # return_grad=False
-        px, py = fast_rnnt.get_rnnt_logprobs_joint(logits, symbols, 0, "regular", boundary)
+        px, py = fast_rnnt.get_rnnt_logprobs_joint(logits, symbols, 0, boundary, "regular")
         return a + b + c + px.clamp_min(-1e4).sum() + py.sum()
 
 
