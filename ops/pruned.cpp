@@ -32,21 +32,6 @@ at::Tensor get_rnnt_prune_ranges(const at::Tensor& px_grad, const at::Tensor& py
   return op.call(px_grad, py_grad, boundary, s_range);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad(
-    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
-    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
-    std::string_view rnnt_type, double delay_penalty, std::string_view reduction,
-    bool use_hat_loss) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned_with_grad", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
-                           const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
-                           const std::optional<at::Tensor>&, std::string_view, double,
-                           std::string_view, bool)>();
-  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, use_hat_loss);
-}
-
 namespace detail {
 at::Tensor _rnnt_prune_min_s_range(const at::Tensor& px_grad, const at::Tensor& py_grad,
                                    const std::optional<at::Tensor>& boundary) {
@@ -413,20 +398,6 @@ at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor
   return rnnt::reduce_loss(mutual_information_recursion(px, py, boundary), red);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad_composite(
-    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
-    int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
-    std::string_view rnnt_type, double delay_penalty, std::string_view reduction,
-    bool use_hat_loss) {
-  constexpr char op[] = "rnnt_loss_pruned_with_grad";
-  const Reduction red = parse_reduction(op, reduction);
-  auto [px, py] =
-      pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
-                     parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty);
-  auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
-  return {rnnt::reduce_loss(scores, red), px_grad, py_grad};
-}
-
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
@@ -441,10 +412,6 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("rnnt_loss_pruned(Tensor logits, Tensor symbols, Tensor ranges, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
         "str reduction=\"mean\", bool use_hat_loss=False) -> Tensor");
-  m.def("rnnt_loss_pruned_with_grad(Tensor logits, Tensor symbols, Tensor ranges, "
-        "int termination_symbol, Tensor? boundary=None, str rnnt_type=\"regular\", "
-        "float delay_penalty=0.0, str reduction=\"mean\", bool use_hat_loss=False) "
-        "-> (Tensor loss, Tensor px_grad, Tensor py_grad)");
 }
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
@@ -453,7 +420,6 @@ TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
   m.impl("do_rnnt_pruning", TORCH_FN(do_rnnt_pruning_composite));
   m.impl("get_rnnt_logprobs_pruned", TORCH_FN(get_rnnt_logprobs_pruned_composite));
   m.impl("rnnt_loss_pruned", TORCH_FN(rnnt_loss_pruned_composite));
-  m.impl("rnnt_loss_pruned_with_grad", TORCH_FN(rnnt_loss_pruned_with_grad_composite));
 }
 
 }  // namespace fast_rnnt

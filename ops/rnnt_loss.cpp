@@ -232,17 +232,6 @@ Tensor rnnt_loss_composite(const Tensor& logits, const Tensor& symbols,
   return lattice_loss<false>(px, py, type, delay_penalty, boundary, red);
 }
 
-std::tuple<Tensor, Tensor, Tensor> rnnt_loss_with_grad_composite(
-    const Tensor& logits, const Tensor& symbols, int64_t termination_symbol,
-    const std::optional<Tensor>& boundary, c10::string_view rnnt_type, double delay_penalty,
-    c10::string_view reduction) {
-  constexpr char op[] = "rnnt_loss_with_grad";
-  const RnntType type = parse_rnnt_type(op, rnnt_type);
-  const Reduction red = parse_reduction(op, reduction);
-  auto [px, py] = joint_logprobs(op, logits, symbols, termination_symbol, type, boundary);
-  return lattice_loss<true>(px, py, type, delay_penalty, boundary, red);
-}
-
 }  // namespace
 
 // ---- C++ entry points (through the dispatcher) ------------------------------------------------
@@ -356,19 +345,6 @@ Tensor rnnt_loss(const Tensor& logits, const Tensor& symbols, int64_t terminatio
                  reduction);
 }
 
-std::tuple<Tensor, Tensor, Tensor> rnnt_loss_with_grad(
-    const Tensor& logits, const Tensor& symbols, int64_t termination_symbol,
-    const std::optional<Tensor>& boundary, std::string_view rnnt_type, double delay_penalty,
-    std::string_view reduction) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("fast_rnnt::rnnt_loss_with_grad", "")
-                       .typed<std::tuple<Tensor, Tensor, Tensor>(
-                           const Tensor&, const Tensor&, int64_t, const std::optional<Tensor>&,
-                           std::string_view, double, std::string_view)>();
-  return op.call(logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction);
-}
-
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("get_rnnt_logprobs(Tensor lm, Tensor am, Tensor symbols, int termination_symbol, "
         "str rnnt_type=\"regular\", Tensor? boundary=None) -> (Tensor px, Tensor py)");
@@ -394,9 +370,6 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("rnnt_loss(Tensor logits, Tensor symbols, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
         "str reduction=\"mean\") -> Tensor");
-  m.def("rnnt_loss_with_grad(Tensor logits, Tensor symbols, int termination_symbol, "
-        "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
-        "str reduction=\"mean\") -> (Tensor loss, Tensor px_grad, Tensor py_grad)");
 }
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
@@ -408,7 +381,6 @@ TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {
   m.impl("rnnt_loss_smoothed_with_grad", TORCH_FN(rnnt_loss_smoothed_with_grad_composite));
   m.impl("get_rnnt_logprobs_joint", TORCH_FN(get_rnnt_logprobs_joint_composite));
   m.impl("rnnt_loss", TORCH_FN(rnnt_loss_composite));
-  m.impl("rnnt_loss_with_grad", TORCH_FN(rnnt_loss_with_grad_composite));
 }
 
 }  // namespace fast_rnnt

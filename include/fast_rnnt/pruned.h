@@ -129,13 +129,4 @@ FAST_RNNT_API at::Tensor rnnt_loss_pruned(
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
     std::string_view reduction = "mean", bool use_hat_loss = false);
 
-// rnnt_loss_pruned and, computed in the same call, the gradients of the unreduced scores' sum
-// w.r.t. its px and py (fast_rnnt 1.3's return_grad): (loss, px_grad, py_grad), px_grad and
-// py_grad shaped like get_rnnt_logprobs_pruned's px, py (zero outside the windows).
-FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_pruned_with_grad(
-    const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
-    int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
-    std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean", bool use_hat_loss = false);
-
 }  // namespace fast_rnnt

@@ -115,12 +115,4 @@ FAST_RNNT_API at::Tensor rnnt_loss(const at::Tensor& logits, const at::Tensor& s
                                    double delay_penalty = 0.0,
                                    std::string_view reduction = "mean");
 
-// rnnt_loss and, computed in the same call, the gradients of the unreduced scores' sum w.r.t.
-// its px and py (the arc occupancies, as rnnt_loss_simple_with_grad): (loss, px_grad, py_grad).
-FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_with_grad(
-    const at::Tensor& logits, const at::Tensor& symbols, int64_t termination_symbol,
-    const std::optional<at::Tensor>& boundary = std::nullopt,
-    std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
-
 }  // namespace fast_rnnt

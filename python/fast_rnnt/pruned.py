@@ -3,10 +3,35 @@ and the loss on the pruned joiner output. The definitions are in ``include/fast_
 """
 
 import warnings
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch._subclasses.fake_tensor import is_fake
+
+
+def _widened_s_range(px_grad: Tensor, py_grad: Tensor, boundary: Optional[Tensor], s_range: int) -> int:
+    """s_range raised, with a warning, to the narrowest width that keeps a path of every sequence
+    (the op's _rnnt_prune_min_s_range); unchanged when the values cannot be read (tracing)."""
+    tracing = torch.compiler.is_compiling() or torch.jit.is_tracing()
+    if tracing or is_fake(px_grad) or (boundary is not None and is_fake(boundary)):
+        return s_range
+    if s_range < 1 or px_grad.dim() != 3 or py_grad.dim() != 3 or px_grad.size(1) < 1:
+        return s_range  # the op reports what is wrong
+    regular = px_grad.size(2) == py_grad.size(2) + 1
+    needed = 2  # the constrained lattice needs 2, and it has the modified one's shapes
+    if regular and px_grad.size(0) > 0:
+        widths = torch.ops.fast_rnnt._rnnt_prune_min_s_range(px_grad, py_grad, boundary)
+        needed = max(needed, int(widths.max()))
+    if s_range >= needed:
+        return s_range
+    lattice = "regular" if regular else "modified/constrained"
+    warnings.warn(
+        f"get_rnnt_prune_ranges: s_range={s_range} is too narrow to keep a path of every sequence "
+        f"(the {lattice} lattice needs s_range >= {needed} here); using s_range={needed}",
+        stacklevel=3,
+    )
+    return needed
 
 
 def get_rnnt_prune_ranges(
@@ -32,8 +57,10 @@ def get_rnnt_prune_ranges(
             t_begin`` frames), s_range=1 included; on the modified and constrained lattices
             1 is raised to 2 (the constrained one needs it); then values above ``S+1`` are
             reduced to ``S+1`` (nothing is pruned). Reading ``boundary`` for this costs a
-            host sync on CUDA, as in k2; under ``torch.compile`` tracing nothing is adjusted
-            and the op's own checks apply (see ``include/fast_rnnt/pruned.h``).
+            host sync on CUDA, as in k2. In TorchScript and under tracing (``torch.compile``,
+            export) nothing is widened and the op's own checks apply: it raises for a width
+            that keeps no path wherever it can read the sizes or the boundary (see
+            ``include/fast_rnnt/pruned.h``).
 
     Returns:
         ranges: (B, T, s_range') int64 with ``s_range'`` the adjusted width, where
@@ -45,20 +72,9 @@ def get_rnnt_prune_ranges(
         RuntimeError: on shapes, dtypes, devices or boundary values outside the above, or an
             ``s_range`` below 1 (2 on the regular lattice).
     """
-    S, T = px_grad.size(1), py_grad.size(-1)
-    if not torch.compiler.is_compiling() and s_range >= 1 and S >= 1 and px_grad.dim() == 3:
-        needed = 2
-        if px_grad.size(2) == T + 1:  # the regular lattice
-            widths = torch.ops.fast_rnnt._rnnt_prune_min_s_range(px_grad, py_grad, boundary)
-            needed = max(needed, int(widths.max())) if widths.numel() else needed
-        if s_range < needed:
-            warnings.warn(
-                f"get_rnnt_prune_ranges: s_range={s_range} is too narrow to keep a path of every "
-                f"sequence (the {'regular' if px_grad.size(2) == T + 1 else 'modified/constrained'} "
-                f"lattice needs s_range >= {needed} here); using s_range={needed}",
-                stacklevel=2,
-            )
-            s_range = needed
+    if not torch.jit.is_scripting():
+        s_range = _widened_s_range(px_grad, py_grad, boundary, s_range)
+    S = px_grad.size(1)
     if s_range > S + 1:
         warnings.warn(
             f"get_rnnt_prune_ranges: s_range={s_range} is larger than S+1={S + 1}, the number of "
@@ -131,12 +147,11 @@ def rnnt_loss_pruned(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
     use_hat_loss: bool = False,
-    return_grad: bool = False,
-) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
+) -> Tensor:
     r"""The RNN-T loss on pruned joiner logits (negated log-likelihood over the pruned lattice).
 
-    The arguments are k2's, in k2's order; fast_rnnt 1.3's ``return_grad`` (its 9th argument,
-    where k2 has ``use_hat_loss``) is accepted by keyword.
+    The arguments are k2's, in k2's order (fast_rnnt 1.3 has ``return_grad`` where k2 has
+    ``use_hat_loss``; it is not taken here, so that the result stays a Tensor for TorchScript).
 
     Args:
         logits: (B, T, s_range, C) float32, float64, float16 or bfloat16 pruned joiner output.
@@ -148,23 +163,15 @@ def rnnt_loss_pruned(
         delay_penalty: when > 0, rewards emitting symbols early (see ``pruned.h``).
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         use_hat_loss: HAT factorization (requires ``termination_symbol == 0``).
-        return_grad: also return the gradients of the unreduced scores' sum w.r.t. the pruned
-            lattice's px and py (see :func:`get_rnnt_logprobs_pruned`).
 
     Returns:
         (B,) float losses for ``reduction="none"``, else a scalar; float64 for float64 logits,
-        float32 otherwise. Differentiable w.r.t. ``logits``. With ``return_grad``,
-        ``(loss, (px_grad, py_grad))``.
+        float32 otherwise. Differentiable w.r.t. ``logits``.
 
     Raises:
         RuntimeError: on shapes, dtypes, devices, ranges, boundary or option values outside
             the above.
     """
-    if return_grad:
-        loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_pruned_with_grad(
-            logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss
-        )
-        return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss_pruned(
         logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss
     )

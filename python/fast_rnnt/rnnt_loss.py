@@ -208,8 +208,7 @@ def rnnt_loss(
     rnnt_type: str = "regular",
     delay_penalty: float = 0.0,
     reduction: str = "mean",
-    return_grad: bool = False,
-) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
+) -> Tensor:
     r"""The full RNN-T loss over joiner logits: as :func:`rnnt_loss_simple` over
     :func:`get_rnnt_logprobs_joint`. Peak memory of forward + backward is the logits, their
     gradient (written in one pass, in the dtype of ``logits``) and O(B*T*S) more.
@@ -222,18 +221,10 @@ def rnnt_loss(
         rnnt_type: ``"regular"``, ``"modified"`` or ``"constrained"``.
         delay_penalty: see the module docstring.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
-        return_grad: also return the gradients of the unreduced scores' sum w.r.t. px and py
-            (the arc occupancies), as fast_rnnt 1.3 does.
 
     Returns:
-        The loss, (B,) for ``"none"`` else a scalar; float64 for float64 logits, else float32;
-        with ``return_grad``, ``(loss, (px_grad, py_grad))`` shaped like px and py.
+        The loss, (B,) for ``"none"`` else a scalar; float64 for float64 logits, else float32.
     """
-    if return_grad:
-        loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_with_grad(
-            logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
-        )
-        return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss(
         logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
     )

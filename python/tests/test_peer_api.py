@@ -42,10 +42,13 @@ K2 = {
 }
 FAST_RNNT_1_3 = dict(K2)
 FAST_RNNT_1_3.update({
-    "rnnt_loss": K2["rnnt_loss"] + [("return_grad", False)],
     "get_rnnt_logprobs_pruned": K2["get_rnnt_logprobs_pruned"][:-1],
-    "rnnt_loss_pruned": K2["rnnt_loss_pruned"][:-1] + [("return_grad", False)],
+    "rnnt_loss_pruned": K2["rnnt_loss_pruned"][:-1],
 })
+# fast_rnnt 1.3 also has return_grad=False last in rnnt_loss and rnnt_loss_pruned (the 9th
+# argument there, where k2 has use_hat_loss). Not taken here: the losses stay typed `-> Tensor`,
+# which TorchScript callers rely on; the occupancies come from rnnt_loss_simple/smoothed.
+NOT_TAKEN = {("rnnt_loss", "return_grad"), ("rnnt_loss_pruned", "return_grad")}
 
 
 def _ours(name):
@@ -68,6 +71,12 @@ def test_signature_agrees(peer, name):
     for arg, default in theirs:
         assert arg in ours_by_name, f"{name} lacks the keyword {arg!r}"
         assert default is REQUIRED or ours_by_name[arg] == default, (name, arg, ours_by_name[arg], default)
+
+
+def test_return_grad_of_the_full_and_pruned_losses_is_not_taken():
+    for name, arg in NOT_TAKEN:
+        assert arg not in inspect.signature(getattr(fast_rnnt, name)).parameters
+        assert inspect.signature(getattr(fast_rnnt, name)).return_annotation is torch.Tensor
 
 
 def test_every_public_function_is_compared():

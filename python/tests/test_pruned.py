@@ -484,7 +484,6 @@ def _op_samples(device, requires_grad):
     return [
         ("rnnt_loss_pruned", (*common, "regular", 0.1, "sum", False)),
         ("rnnt_loss_pruned", (*common, "constrained", 0.0, "none", True)),
-        ("rnnt_loss_pruned_with_grad", (*common, "modified", 0.2, "mean", False)),
         ("get_rnnt_logprobs_pruned", (*common, "modified", False)),
         ("do_rnnt_pruning", (am, lm, i["ranges"])),
         ("get_rnnt_prune_ranges", (px_grad.to(device), py_grad.to(device), i["boundary"], 3)),
