@@ -19,6 +19,22 @@
 //                       is t_end of the boundary (or T); ignored otherwise (as k2).
 //   reduction:          "none" (B,), "mean" or "sum" (scalars) of the per-sequence losses
 //                       -scores[b].
+//   fastemit_lambda:    FastEmit (Yu et al. 2021, arXiv 2010.11148; as NeMo and warp-rnnt),
+//                       >= 0, default 0. The loss value is unchanged, bit for bit; the gradient
+//                       that reaches each per-cell symbol log-probability logp[b, s, t,
+//                       symbols[b, s]] (the px entries before placement, delay penalty and the
+//                       "constrained" blank term) is multiplied by 1 + fastemit_lambda, and the
+//                       gradient of every blank log-probability is unchanged. So the gradient
+//                       w.r.t. the symbol arcs is -(1 + fastemit_lambda) * their occupancy (the
+//                       regularizer lambda * d/dtheta of the probability mass that emits on
+//                       time), and through a log-softmax, grad logits[c] = -(1+lambda) * o_sym *
+//                       ([c == symbol] - p[c]) - o_blank * ([c == blank] - p[c]). In
+//                       "constrained", whose symbol arc is symbol then blank, only the symbol
+//                       part is scaled: each log-probability is scaled by what it emits, on
+//                       every lattice. Composes with delay_penalty (a constant added to px) and
+//                       HAT (the HAT symbol log-probability is scaled). The *_with_grad
+//                       occupancies (px_grad, py_grad) describe the lattice and do not depend
+//                       on it. Negative or non-finite values throw.
 // Errors (c10::Error) name the function, the argument, what was expected and what arrived: bad
 // shapes, dtypes, devices, rnnt_type, reduction, termination_symbol, symbol values (one host
 // sync) and modified with T < S.
@@ -56,7 +72,7 @@ FAST_RNNT_API at::Tensor rnnt_loss_simple(
     const at::Tensor& lm, const at::Tensor& am, const at::Tensor& symbols,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // As rnnt_loss_simple, and the gradients of the unreduced scores' sum w.r.t. px and py (the arc
 // occupancies, independent of reduction; shapes of px and py, not differentiable). Returns
@@ -65,7 +81,7 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_simple_wi
     const at::Tensor& lm, const at::Tensor& am, const at::Tensor& symbols,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // Arc log-probabilities of the smoothed simple loss: per cell and class, the interpolation
 //   (1 - lm_only_scale - am_only_scale) * logp_joint + lm_only_scale * logp_lm
@@ -86,7 +102,7 @@ FAST_RNNT_API at::Tensor rnnt_loss_smoothed(
     int64_t termination_symbol, double lm_only_scale = 0.1, double am_only_scale = 0.1,
     const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // As rnnt_loss_smoothed, and (px_grad, py_grad) as rnnt_loss_simple_with_grad.
 FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_smoothed_with_grad(
@@ -94,7 +110,7 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_smoothed_
     int64_t termination_symbol, double lm_only_scale = 0.1, double am_only_scale = 0.1,
     const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // Arc log-probabilities of the full loss from joiner logits (B, T, S+1, C) (float32, float64,
 // float16 or bfloat16): logp[b, s, t, :] = log_softmax(logits[b, t, s, :]), read by
@@ -113,6 +129,7 @@ FAST_RNNT_API at::Tensor rnnt_loss(const at::Tensor& logits, const at::Tensor& s
                                    const std::optional<at::Tensor>& boundary = std::nullopt,
                                    std::string_view rnnt_type = "regular",
                                    double delay_penalty = 0.0,
-                                   std::string_view reduction = "mean");
+                                   std::string_view reduction = "mean",
+                                   double fastemit_lambda = 0.0);
 
 }  // namespace fast_rnnt
