@@ -19,22 +19,20 @@
 //                       is t_end of the boundary (or T); ignored otherwise (as k2).
 //   reduction:          "none" (B,), "mean" or "sum" (scalars) of the per-sequence losses
 //                       -scores[b].
-//   fastemit_lambda:    FastEmit (Yu et al. 2021, arXiv 2010.11148; as NeMo and warp-rnnt),
-//                       >= 0, default 0. The loss value is unchanged, bit for bit; the gradient
-//                       that reaches each per-cell symbol log-probability logp[b, s, t,
-//                       symbols[b, s]] (the px entries before placement, delay penalty and the
-//                       "constrained" blank term) is multiplied by 1 + fastemit_lambda, and the
-//                       gradient of every blank log-probability is unchanged. So the gradient
-//                       w.r.t. the symbol arcs is -(1 + fastemit_lambda) * their occupancy (the
-//                       regularizer lambda * d/dtheta of the probability mass that emits on
-//                       time), and through a log-softmax, grad logits[c] = -(1+lambda) * o_sym *
-//                       ([c == symbol] - p[c]) - o_blank * ([c == blank] - p[c]). In
-//                       "constrained", whose symbol arc is symbol then blank, only the symbol
-//                       part is scaled: each log-probability is scaled by what it emits, on
-//                       every lattice. Composes with delay_penalty (a constant added to px) and
-//                       HAT (the HAT symbol log-probability is scaled). The *_with_grad
-//                       occupancies (px_grad, py_grad) describe the lattice and do not depend
-//                       on it. Negative or non-finite values throw.
+//   fastemit_lambda:    FastEmit (Yu et al. 2021, arXiv 2010.11148) as NeMo and warp-rnnt
+//                       define it; finite and >= 0, default 0 (off). The loss value is
+//                       unchanged, bit for bit. The gradient that reaches every per-cell symbol
+//                       log-probability logp[b, s, t, symbols[b, s]] is multiplied by
+//                       1 + fastemit_lambda, and that of every blank log-probability is
+//                       unchanged; per cell, through the log-softmax:
+//                         grad logits[c] = -(1 + fastemit_lambda) * o_sym * ([c == symbol] - p[c])
+//                                          - o_blank * ([c == blank] - p[c])
+//                       with o the arc occupancies. "constrained", whose symbol arc also scores
+//                       the blank of the next cell, scales only its symbol part, so that the
+//                       rule holds per log-probability on every lattice. delay_penalty (a
+//                       constant on px) and HAT compose with it. The occupancies that the
+//                       *_with_grad functions return describe the lattice: they do not depend
+//                       on fastemit_lambda.
 // Errors (c10::Error) name the function, the argument, what was expected and what arrived: bad
 // shapes, dtypes, devices, rnnt_type, reduction, termination_symbol, symbol values (one host
 // sync) and modified with T < S.

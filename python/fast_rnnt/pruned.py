@@ -125,9 +125,10 @@ def rnnt_loss_pruned(
         delay_penalty: when > 0, rewards emitting symbols early (see ``pruned.h``).
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         use_hat_loss: HAT factorization (requires ``termination_symbol == 0``).
-        fastemit_lambda: FastEmit weight (finite, >= 0; see :mod:`fast_rnnt.rnnt_loss`): the
-            loss is unchanged, the gradient reaching the symbol log-probabilities is multiplied
-            by ``1 + fastemit_lambda`` and that of the blanks is unchanged.
+        fastemit_lambda: FastEmit weight (>= 0): the loss is unchanged, the gradient of the
+            symbol log-probabilities is multiplied by ``1 + fastemit_lambda`` (with HAT: of the
+            HAT symbol log-probabilities) and that of the blanks is unchanged; see
+            :func:`fast_rnnt.rnnt_loss`.
 
     Returns:
         (B,) float losses for ``reduction="none"``, else a scalar; float64 for float64 logits,

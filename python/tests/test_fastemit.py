@@ -481,8 +481,13 @@ def test_compile_fullgraph_dynamic():
             assert not torch.equal(g, z)
 
 
+class AllLosses(torch.nn.Module):
+    def forward(self, lm, am, logits, pruned_logits, symbols, ranges, boundary, lam: float):
+        return _all_losses(lm, am, logits, pruned_logits, symbols, ranges, boundary, lam)
+
+
 def test_torchscript_save_load(tmp_path):
-    scripted = torch.jit.script(_all_losses)
+    scripted = torch.jit.script(AllLosses())
     path = tmp_path / "fastemit.pt"
     scripted.save(str(path))
     loaded = torch.jit.load(str(path))
