@@ -410,11 +410,12 @@ def test_scale_grad_forward_is_a_bitwise_copy_and_backward_scales():
     g = torch.randn(5)
     (gx,) = torch.autograd.grad(y, x, g, create_graph=True)
     assert torch.equal(gx, g * 1.25)
-    # The backward is differentiable (double backward through a later use of x).
+    # The backward is differentiable: with y = _scale_grad(x, 3), d(y^2)/dx = 3 * 2y, and its
+    # derivative goes through y once more: 3 * 2 * 3.
     x2 = torch.randn(4, dtype=torch.float64, requires_grad=True)
     (gx2,) = torch.autograd.grad(torch.ops.fast_rnnt._scale_grad(x2, 3.0).pow(2).sum(), x2, create_graph=True)
     (ggx2,) = torch.autograd.grad(gx2.sum(), x2)
-    torch.testing.assert_close(ggx2, torch.full_like(x2, 6.0))
+    torch.testing.assert_close(ggx2, torch.full_like(x2, 18.0))
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
