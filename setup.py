@@ -82,7 +82,9 @@ def _torch_nvidia_dirs():
     nvidia/cuda_nvrtc/, ... for CUDA 12 ones): headers and libraries that torch's CMake config asks
     for and a bare toolkit may lack."""
     site = Path(torch.__file__).resolve().parent.parent
-    return [d for d in sorted((site / "nvidia").glob("*")) if (d / "include").is_dir()]
+    dirs = [d for d in sorted((site / "nvidia").glob("*")) if (d / "include").is_dir()]
+    toolkit_like = [d for d in dirs if re.fullmatch(r"cu\d+", d.name)]
+    return toolkit_like or dirs
 
 
 def _nvrtc_libraries(cuda_home: Path):

@@ -118,3 +118,20 @@ def test_the_loaded_library_was_built_for_this_torch():
 
     assert torch_mismatch(_build_info.TORCH_VERSION, _build_info.CUDA_VERSION,
                           torch.__version__, torch.version.cuda) is None
+
+
+# ---------------------------------------------------------------------- older torch degrades cleanly
+def test_onnx_module_names_the_torch_feature_it_needs():
+    """fast_rnnt.onnx needs torch.onnx.export(custom_translation_table=): on a torch without it
+    (2.4) the import fails naming that feature, and test_onnx.py skips with that message."""
+    import importlib
+    import inspect
+
+    import torch
+
+    if "custom_translation_table" in inspect.signature(torch.onnx.export).parameters:
+        pytest.importorskip("onnxscript")
+        assert callable(importlib.import_module("fast_rnnt.onnx").custom_translation_table)
+    else:
+        with pytest.raises(ImportError, match=r"needs torch.onnx.export\(\.\.\., custom_translation_table"):
+            importlib.import_module("fast_rnnt.onnx")
