@@ -28,18 +28,26 @@ What each op becomes:
   exporter records the outputs' dtypes and shapes. A runtime
   needs a kernel for that domain to run the model; the graph itself passes ``onnx.checker``.
 
-Requires the ``onnxscript`` package (``pip install onnxscript``); import this module explicitly.
+Requires the ``onnxscript`` package (``pip install onnxscript``) and a torch whose
+``torch.onnx.export`` takes ``custom_translation_table`` (not torch 2.4); import this module
+explicitly.
 """
+import inspect
 from typing import Callable, Dict, Optional, TypeVar, Union
 
-import numpy as np
-import onnx_ir as ir
-import onnxscript
 import torch
-from onnxscript import BFLOAT16, DOUBLE, FLOAT, FLOAT16, INT64
-from onnxscript import opset18 as op
-from onnx.defs import OpSchema
-from onnxscript.values import Op, Opset
+
+if "custom_translation_table" not in inspect.signature(torch.onnx.export).parameters:
+    raise ImportError(f"fast_rnnt.onnx needs torch.onnx.export(..., custom_translation_table=...), which "
+                      f"torch {torch.__version__} lacks: install a newer torch for the ONNX export")
+
+import numpy as np  # noqa: E402
+import onnx_ir as ir  # noqa: E402
+import onnxscript  # noqa: E402
+from onnxscript import BFLOAT16, DOUBLE, FLOAT, FLOAT16, INT64  # noqa: E402
+from onnxscript import opset18 as op  # noqa: E402
+from onnx.defs import OpSchema  # noqa: E402
+from onnxscript.values import Op, Opset  # noqa: E402
 
 __all__ = ["DOMAIN", "OPSET", "custom_translation_table"]
 

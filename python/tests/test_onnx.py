@@ -13,7 +13,9 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import fast_rnnt  # noqa: E402
-import fast_rnnt.onnx  # noqa: E402
+
+# Skips, naming the missing torch.onnx.export feature, on a torch that lacks it (torch 2.4).
+pytest.importorskip("fast_rnnt.onnx", exc_type=ImportError)
 
 INPUT_NAMES = ("lm", "am", "logits", "symbols", "boundary")
 
