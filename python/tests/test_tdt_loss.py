@@ -178,7 +178,7 @@ def test_float32_accuracy_at_t1000():
         fast_rnnt.duration_lattice(a, b, durations, durations[1:]).sum().backward()
         occ[dtype] = (a.grad.double(), b.grad.double())
     err = max((occ[torch.float32][k] - occ[torch.float64][k]).abs().max().item() for k in range(2))
-    assert err < 1e-4, err
+    assert err < 1e-5, err  # measured: 1e-7
     # Every path crosses each frame boundary t -> t+1 on exactly one arc of duration d >= 1 that
     # starts in (t - d, t]: per-frame mass 1.
     for dtype in (torch.float64, torch.float32):
@@ -192,7 +192,7 @@ def test_float32_accuracy_at_t1000():
             per_frame = blank[0, :, :, j].sum(1)
             for k in range(d):
                 mass[k:] += per_frame[: T - k]
-        assert (mass - 1).abs().max().item() < (1e-12 if dtype == torch.float64 else 2e-5)
+        assert (mass - 1).abs().max().item() < (1e-12 if dtype == torch.float64 else 2e-6)  # measured: 2e-7
 
 
 @pytest.mark.parametrize("device", devices())
