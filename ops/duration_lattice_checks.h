@@ -20,7 +20,7 @@ struct DurationLatticeSizes {
 inline DurationLatticeSizes check_duration_lattice_inputs(
     const char* op, const at::Tensor& symbol_w, const at::Tensor& blank_w,
     at::IntArrayRef symbol_durations, at::IntArrayRef blank_durations,
-    const std::optional<at::Tensor>& boundary, double fastemit_lambda, bool check_values = true) {
+    const std::optional<at::Tensor>& boundary, bool check_values = true) {
   TORCH_CHECK(symbol_w.dim() == 4, op, ": expected symbol_w of shape (B, T, S+1, Ns), got a ",
               symbol_w.dim(), "-D tensor of shape ", symbol_w.sizes());
   TORCH_CHECK(blank_w.dim() == 4, op, ": expected blank_w of shape (B, T, S+1, Nb), got a ",
@@ -51,8 +51,6 @@ inline DurationLatticeSizes check_duration_lattice_inputs(
     TORCH_CHECK(d >= 1, op, ": expected blank_durations >= 1, got ", blank_durations);
     max_duration = std::max(max_duration, d);
   }
-  TORCH_CHECK(fastemit_lambda >= 0.0, op, ": expected fastemit_lambda >= 0, got ",
-              fastemit_lambda);
   const DurationLatticeSizes n{symbol_w.size(0), symbol_w.size(1), symbol_w.size(2) - 1,
                                symbol_w.size(3), blank_w.size(3), max_duration};
   if (boundary.has_value()) {
@@ -90,12 +88,15 @@ struct DurationArcSizes {
 inline DurationArcSizes check_duration_arc_inputs(const char* op, const at::Tensor& logits,
                                                   const at::Tensor& symbols,
                                                   at::IntArrayRef blanks, int64_t num_durations,
+                                                  double fastemit_lambda,
                                                   bool check_values = true) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, K, C + D), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
   TORCH_CHECK(is_supported_float(logits.scalar_type()), op,
               ": expected logits to be float32, float64, float16 or bfloat16, got ",
               logits.scalar_type());
+  TORCH_CHECK(fastemit_lambda >= 0.0, op, ": expected fastemit_lambda >= 0, got ",
+              fastemit_lambda);
   TORCH_CHECK(num_durations >= 0 && num_durations != 1, op,
               ": expected num_durations == 0 or >= 2, got ", num_durations);
   TORCH_CHECK(logits.size(3) > num_durations, op, ": expected logits.size(3) = C + D > D = ",

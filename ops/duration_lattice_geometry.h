@@ -4,10 +4,13 @@
 // nodes form a wave. One definition for the CPU kernel, the CUDA kernels and their emulation.
 #include <cstdint>
 
+// Defined as in ops/mutual_information_lattice.h (identical, so either may come first).
+#ifndef FAST_RNNT_HOST_DEVICE
 #if defined(__CUDACC__)
-#define FAST_RNNT_HOST_DEVICE __host__ __device__
+#define FAST_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
 #else
-#define FAST_RNNT_HOST_DEVICE
+#define FAST_RNNT_HOST_DEVICE inline
+#endif
 #endif
 
 namespace fast_rnnt {

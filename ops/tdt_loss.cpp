@@ -38,10 +38,9 @@ Tensor duration_loss(const char* op, const Tensor& logits, const Tensor& symbols
       at::cat({symbols, at::full_symint({n.B, 1}, termination_symbol, symbols.options())}, 1);
   auto [symbol_w, blank_w] =
       duration_arc_logprobs(logits, padded.unsqueeze(1).expand_symint({n.B, n.T, n.S + 1}),
-                            blanks, num_durations, sigma);
-  return reduce_loss(duration_lattice(symbol_w, blank_w, symbol_durations, blank_durations,
-                                      boundary, fastemit_lambda),
-                     reduction);
+                            blanks, num_durations, sigma, fastemit_lambda);
+  return reduce_loss(
+      duration_lattice(symbol_w, blank_w, symbol_durations, blank_durations, boundary), reduction);
 }
 
 // The standard RNN-T loss as a duration lattice (symbol duration 0, blank duration 1).

@@ -22,7 +22,6 @@ namespace fast_rnnt {
 //   blank_durations:  Nb values >= 1.
 //   boundary:         optional (B, 4) int64 rows (s_begin, t_begin, s_end, t_end), default
 //                     (0, 0, S, T); symbols and frames are absolute indices (k2 semantics).
-//   fastemit_lambda:  >= 0; changes only the gradient (see below).
 //
 // Nodes (t, s) with t_begin <= t <= t_end, s_begin <= s <= s_end. No arc passes the last frame:
 // a symbol arc must end at t + d <= t_end - 1, a blank arc at t + d <= t_end - 1 or at the final
@@ -32,9 +31,7 @@ namespace fast_rnnt {
 // of the weights.
 //
 // Gradient: d scores[b] / d weight(a) is the occupancy of arc a (the posterior probability that
-// a path takes it); unreachable lattices (scores -inf) get zero gradients. With fastemit_lambda
-// the gradient of every symbol arc is multiplied by (1 + fastemit_lambda) (FastEmit, Yu et al.
-// 2021); the value is unchanged.
+// a path takes it); unreachable lattices (scores -inf) get zero gradients.
 //
 // Numerics: values are stored per anti-diagonal wave t + s relative to a per-wave offset kept in
 // double, and the backward splits each node's occupancy among its incoming arcs with shares that
@@ -42,8 +39,7 @@ namespace fast_rnnt {
 FAST_RNNT_API at::Tensor duration_lattice(const at::Tensor& symbol_w, const at::Tensor& blank_w,
                                           at::IntArrayRef symbol_durations,
                                           at::IntArrayRef blank_durations,
-                                          const std::optional<at::Tensor>& boundary = std::nullopt,
-                                          double fastemit_lambda = 0.0);
+                                          const std::optional<at::Tensor>& boundary = std::nullopt);
 
 // Arc weights of a duration lattice from un-normalized joiner logits, in one pass per row.
 //
@@ -55,6 +51,10 @@ FAST_RNNT_API at::Tensor duration_lattice(const at::Tensor& symbol_w, const at::
 //   num_durations: D; when > 0 the duration logits are read as durations [0, d_1, ..., d_{D-1}]
 //                  with d_i >= 1 (the first duration is 0, as the TDT loss requires).
 //   sigma:         logit under-normalization, subtracted from every token log-probability.
+//   fastemit_lambda: >= 0, FastEmit (Yu et al. 2021) as NeMo's kernels apply it: the values are
+//                  unchanged; the gradient reaching the token log-probability tok(v) of the symbol
+//                  arcs is multiplied by (1 + fastemit_lambda); blank arcs and duration
+//                  log-probabilities keep theirs.
 //
 // Per row x, v = symbols[b, t, k], tok(c) = x[c] - logsumexp(x[0:C]) - sigma and, for D > 0,
 // dur(i) = x[C+i] - logsumexp(x[C:C+D]):
@@ -67,15 +67,15 @@ FAST_RNNT_API at::Tensor duration_lattice(const at::Tensor& symbol_w, const at::
 // of logits, and memory beyond the inputs is grad_logits + O(B*T*K*(D + len(blanks))).
 FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> duration_arc_logprobs(
     const at::Tensor& logits, const at::Tensor& symbols, at::IntArrayRef blanks,
-    int64_t num_durations, double sigma = 0.0);
+    int64_t num_durations, double sigma = 0.0, double fastemit_lambda = 0.0);
 
 namespace detail {
-// Gradients of duration_lattice w.r.t. symbol_w and blank_w, scaled by ans_grad (B,) (symbol
-// arcs also by 1 + fastemit_lambda). Shapes of the weights, contiguous.
+// Gradients of duration_lattice w.r.t. symbol_w and blank_w, scaled by ans_grad (B,). Shapes of
+// the weights, contiguous.
 FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> _duration_lattice_backward(
     const at::Tensor& symbol_w, const at::Tensor& blank_w, at::IntArrayRef symbol_durations,
     at::IntArrayRef blank_durations, const std::optional<at::Tensor>& boundary,
-    const at::Tensor& ans_grad, double fastemit_lambda);
+    const at::Tensor& ans_grad);
 
 // duration_arc_logprobs, also returning the per-row normalizers (B, T, K, 2): logsumexp of the
 // token logits and of the duration logits (0 when D == 0).
@@ -84,11 +84,12 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> _duration_arc_logpr
     int64_t num_durations, double sigma);
 
 // The gradient w.r.t. logits (dtype of logits, contiguous) of
-// sum(symbol_grad * symbol_logprobs + blank_grad * blank_logprobs).
+// sum(symbol_grad * symbol_logprobs + blank_grad * blank_logprobs), with the symbol arcs' token
+// part scaled by (1 + fastemit_lambda).
 FAST_RNNT_API at::Tensor _duration_arc_logprobs_backward(
     const at::Tensor& logits, const at::Tensor& symbols, at::IntArrayRef blanks,
     int64_t num_durations, const at::Tensor& normalizer, const at::Tensor& symbol_grad,
-    const at::Tensor& blank_grad);
+    const at::Tensor& blank_grad, double fastemit_lambda);
 }  // namespace detail
 
 }  // namespace fast_rnnt

@@ -11,10 +11,10 @@
 //   boundary:           optional (B, 4) int64 rows (s_begin, t_begin, s_end, t_end), default
 //                       (0, 0, S, T); k2 semantics (absolute frame and symbol indices).
 //   sigma:              logit under-normalization: subtracted from every token log-probability.
-//   fastemit_lambda:    FastEmit (Yu et al. 2021), >= 0: the loss value is unchanged and the
-//                       gradient reaching every symbol (non-blank) arc's log-probability is
-//                       multiplied by 1 + fastemit_lambda (for TDT: the whole arc, token and
-//                       duration log-probability; NeMo scales the token part only).
+//   fastemit_lambda:    FastEmit (Yu et al. 2021), >= 0, as NeMo's kernels: the loss value is
+//                       unchanged and the gradient reaching every symbol (non-blank) arc's token
+//                       log-probability is multiplied by 1 + fastemit_lambda (for TDT the arc's
+//                       duration log-probability keeps its gradient).
 //   reduction:          "none" (B,), "mean" or "sum" of the per-sequence losses -scores[b].
 // The lattice: nodes (t, s); no arc passes the sequence's last frame, and the final node
 // (t_end, s_end) is entered only by a blank arc; the loss is -log of the total probability of

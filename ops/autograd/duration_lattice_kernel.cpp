@@ -1,10 +1,10 @@
 // Autograd of the duration-lattice leaf ops.
 //  - duration_lattice: the backward is _duration_lattice_backward, a second sweep over the
 //    lattice from the saved weights (nothing of the lattice's size is kept between the passes).
-//    FastEmit lives here: the backward scales every symbol arc's gradient by
-//    (1 + fastemit_lambda), so C++ trainers get it exactly as Python does.
 //  - duration_arc_logprobs: the forward keeps only the per-row normalizers next to the inputs it
-//    already holds; the backward is one pass over logits writing grad_logits.
+//    already holds; the backward is one pass over logits writing grad_logits. FastEmit lives
+//    here: the backward scales the gradient reaching the symbol arcs' token log-probabilities by
+//    (1 + fastemit_lambda), so C++ trainers get it exactly as Python does.
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -23,15 +23,12 @@ class DurationLatticeFunction : public torch::autograd::Function<DurationLattice
   static variable_list forward(AutogradContext* ctx, const at::Tensor& symbol_w,
                                const at::Tensor& blank_w, at::IntArrayRef symbol_durations,
                                at::IntArrayRef blank_durations,
-                               const std::optional<at::Tensor>& boundary,
-                               double fastemit_lambda) {
+                               const std::optional<at::Tensor>& boundary) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     ctx->save_for_backward({symbol_w, blank_w, boundary.value_or(at::Tensor())});
     ctx->saved_data["symbol_durations"] = to_vector(symbol_durations);
     ctx->saved_data["blank_durations"] = to_vector(blank_durations);
-    ctx->saved_data["fastemit_lambda"] = fastemit_lambda;
-    return {duration_lattice(symbol_w, blank_w, symbol_durations, blank_durations, boundary,
-                             fastemit_lambda)};
+    return {duration_lattice(symbol_w, blank_w, symbol_durations, blank_durations, boundary)};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -42,18 +39,17 @@ class DurationLatticeFunction : public torch::autograd::Function<DurationLattice
     const auto blank_durations = ctx->saved_data["blank_durations"].toIntVector();
     auto [symbol_grad, blank_grad] = detail::_duration_lattice_backward(
         saved[0], saved[1], symbol_durations, blank_durations, boundary,
-        grads[0].to(saved[0].scalar_type()), ctx->saved_data["fastemit_lambda"].toDouble());
-    return {symbol_grad, blank_grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+        grads[0].to(saved[0].scalar_type()));
+    return {symbol_grad, blank_grad, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor duration_lattice_autograd(const at::Tensor& symbol_w, const at::Tensor& blank_w,
                                      at::IntArrayRef symbol_durations,
                                      at::IntArrayRef blank_durations,
-                                     const std::optional<at::Tensor>& boundary,
-                                     double fastemit_lambda) {
+                                     const std::optional<at::Tensor>& boundary) {
   return DurationLatticeFunction::apply(symbol_w, blank_w, symbol_durations, blank_durations,
-                                        boundary, fastemit_lambda)[0];
+                                        boundary)[0];
 }
 
 class DurationArcLogprobsFunction
@@ -61,13 +57,16 @@ class DurationArcLogprobsFunction
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& logits,
                                const at::Tensor& symbols, at::IntArrayRef blanks,
-                               int64_t num_durations, double sigma) {
+                               int64_t num_durations, double sigma, double fastemit_lambda) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
+    TORCH_CHECK(fastemit_lambda >= 0.0, "duration_arc_logprobs: expected fastemit_lambda >= 0, got ",
+                fastemit_lambda);
     auto [symbol_logprobs, blank_logprobs, normalizer] =
         detail::_duration_arc_logprobs_forward(logits, symbols, blanks, num_durations, sigma);
     ctx->save_for_backward({logits, symbols, normalizer});
     ctx->saved_data["blanks"] = to_vector(blanks);
     ctx->saved_data["num_durations"] = num_durations;
+    ctx->saved_data["fastemit_lambda"] = fastemit_lambda;
     return {symbol_logprobs, blank_logprobs};
   }
 
@@ -77,8 +76,8 @@ class DurationArcLogprobsFunction
     at::Tensor grad_logits = detail::_duration_arc_logprobs_backward(
         saved[0], saved[1], ctx->saved_data["blanks"].toIntVector(),
         ctx->saved_data["num_durations"].toInt(), saved[2], grads[0].contiguous(),
-        grads[1].contiguous());
-    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+        grads[1].contiguous(), ctx->saved_data["fastemit_lambda"].toDouble());
+    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -86,14 +85,15 @@ std::tuple<at::Tensor, at::Tensor> duration_arc_logprobs_autograd(const at::Tens
                                                                   const at::Tensor& symbols,
                                                                   at::IntArrayRef blanks,
                                                                   int64_t num_durations,
-                                                                  double sigma) {
+                                                                  double sigma,
+                                                                  double fastemit_lambda) {
   if (at::GradMode::is_enabled() && logits.requires_grad()) {
-    const auto out =
-        DurationArcLogprobsFunction::apply(logits, symbols, blanks, num_durations, sigma);
+    const auto out = DurationArcLogprobsFunction::apply(logits, symbols, blanks, num_durations,
+                                                        sigma, fastemit_lambda);
     return {out[0], out[1]};
   }
   at::AutoDispatchBelowADInplaceOrView below_autograd;  // nothing to differentiate
-  return duration_arc_logprobs(logits, symbols, blanks, num_durations, sigma);
+  return duration_arc_logprobs(logits, symbols, blanks, num_durations, sigma, fastemit_lambda);
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ void forward_rows(const at::Tensor& logits, const at::Tensor& symbols, at::IntAr
 template <typename scalar_t>
 void backward_rows(const at::Tensor& logits, const at::Tensor& symbols, at::IntArrayRef blanks,
                    const DurationArcSizes& n, const at::Tensor& norm, const at::Tensor& sym_grad,
-                   const at::Tensor& blank_grad, at::Tensor& grad) {
+                   const at::Tensor& blank_grad, double fastemit_lambda, at::Tensor& grad) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr bool kWiden = !std::is_same_v<scalar_t, acc_t>;
   constexpr acc_t kNegInf = -std::numeric_limits<acc_t>::infinity();
@@ -117,6 +117,7 @@ void backward_rows(const at::Tensor& logits, const at::Tensor& symbols, at::IntA
   const acc_t* gb = blank_grad.const_data_ptr<acc_t>();
   scalar_t* gp = grad.data_ptr<scalar_t>();
   const int64_t C = n.C, D = n.D, L = C + D, Ns = n.symbol_columns(), Nb = n.blank_columns();
+  const auto fastemit = static_cast<acc_t>(1.0 + fastemit_lambda);
   for_each_row<scalar_t>(logits, symbols, [&](int64_t r, const acc_t* x, int64_t v,
                                               acc_t* buffer) {
     acc_t* out = kWiden ? buffer : reinterpret_cast<acc_t*>(gp + r * L);
@@ -128,9 +129,11 @@ void backward_rows(const at::Tensor& logits, const at::Tensor& symbols, at::IntA
       acc_t sym_total = 0, blank_total = 0;
       for (int64_t i = 0; i < Ns; ++i) sym_total += g_sym[i];
       for (int64_t j = 0; j < Nb; ++j) blank_total += g_blank[j];
-      // Token logits: every arc's token log-prob is x[token] - logsumexp(x[0:C]).
-      kernels.scaled_exp(C, x, np[2 * r], -(sym_total + blank_total), out);
-      out[v] += sym_total;
+      // Token logits: every arc's token log-prob is x[token] - logsumexp(x[0:C]); FastEmit
+      // scales what reaches the symbol's.
+      const acc_t sym_token = sym_total * fastemit;
+      kernels.scaled_exp(C, x, np[2 * r], -(sym_token + blank_total), out);
+      out[v] += sym_token;
       if (D == 0) {
         for (int64_t j = 0; j < Nb; ++j) out[blanks[j]] += g_blank[j];
       } else {
@@ -150,8 +153,8 @@ void backward_rows(const at::Tensor& logits, const at::Tensor& symbols, at::IntA
 std::tuple<at::Tensor, at::Tensor, at::Tensor> duration_arc_logprobs_forward_kernel(
     const at::Tensor& logits_in, const at::Tensor& symbols, at::IntArrayRef blanks,
     int64_t num_durations, double sigma) {
-  const DurationArcSizes n =
-      check_duration_arc_inputs(kOpName, logits_in, symbols, blanks, num_durations);
+  const DurationArcSizes n = check_duration_arc_inputs(kOpName, logits_in, symbols, blanks,
+                                                       num_durations, /*fastemit_lambda=*/0.0);
   TORCH_INTERNAL_ASSERT(logits_in.device().is_cpu());
   const at::Tensor logits =
       logits_in.size(3) <= 1 || logits_in.stride(3) == 1 ? logits_in : logits_in.contiguous();
@@ -170,7 +173,10 @@ std::tuple<at::Tensor, at::Tensor> duration_arc_logprobs_kernel(const at::Tensor
                                                                 const at::Tensor& symbols,
                                                                 at::IntArrayRef blanks,
                                                                 int64_t num_durations,
-                                                                double sigma) {
+                                                                double sigma,
+                                                                double fastemit_lambda) {
+  TORCH_CHECK(fastemit_lambda >= 0.0, kOpName, ": expected fastemit_lambda >= 0, got ",
+              fastemit_lambda);
   auto [sym_out, blank_out, norm_out] =
       duration_arc_logprobs_forward_kernel(logits, symbols, blanks, num_durations, sigma);
   return {sym_out, blank_out};
@@ -181,10 +187,11 @@ at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
                                                  at::IntArrayRef blanks, int64_t num_durations,
                                                  const at::Tensor& normalizer,
                                                  const at::Tensor& symbol_grad,
-                                                 const at::Tensor& blank_grad) {
+                                                 const at::Tensor& blank_grad,
+                                                 double fastemit_lambda) {
   constexpr char op[] = "_duration_arc_logprobs_backward";
   const DurationArcSizes n =
-      check_duration_arc_inputs(op, logits_in, symbols, blanks, num_durations);
+      check_duration_arc_inputs(op, logits_in, symbols, blanks, num_durations, fastemit_lambda);
   check_duration_arc_grads(op, logits_in, n, normalizer, symbol_grad, blank_grad);
   TORCH_INTERNAL_ASSERT(logits_in.device().is_cpu());
   const at::Tensor logits =
@@ -194,7 +201,7 @@ at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
                    gb = blank_grad.contiguous();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
                                   "duration_arc_logprobs_backward_cpu", [&] {
-    backward_rows<scalar_t>(logits, symbols, blanks, n, norm, gs, gb, grad);
+    backward_rows<scalar_t>(logits, symbols, blanks, n, norm, gs, gb, fastemit_lambda, grad);
   });
   return grad;
 }

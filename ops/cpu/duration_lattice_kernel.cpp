@@ -106,10 +106,9 @@ double forward_sequence(const Sequence<T>& q, std::vector<T>& alpha, std::vector
                          : static_cast<double>(last) + off[g.num_waves() - 1];
 }
 
-// Writes the arc occupancies of one sequence into its rows of sg/bg (zero elsewhere), scaled by
-// symbol_scale and blank_scale.
+// Writes the arc occupancies of one sequence, times scale, into its rows of sg/bg (zero elsewhere).
 template <typename T>
-void backward_sequence(const Sequence<T>& q, T* sg, T* bg, T symbol_scale, T blank_scale,
+void backward_sequence(const Sequence<T>& q, T* sg, T* bg, T scale,
                        std::vector<T>& alpha, std::vector<double>& off, std::vector<T>& share) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   const DurationGeometry& g = q.g;
@@ -170,8 +169,8 @@ void backward_sequence(const Sequence<T>& q, T* sg, T* bg, T symbol_scale, T bla
   // Occupancies -> gradients: rows t < T of the sequence.
   for (int64_t t = 0; t < g.T; ++t) {
     for (int64_t s = 0; s <= g.S; ++s) {
-      for (int64_t i = 0; i < q.Ns; ++i) sg[q.sym_row(t, s) + i] *= symbol_scale;
-      for (int64_t j = 0; j < q.Nb; ++j) bg[q.blank_row(t, s) + j] *= blank_scale;
+      for (int64_t i = 0; i < q.Ns; ++i) sg[q.sym_row(t, s) + i] *= scale;
+      for (int64_t j = 0; j < q.Nb; ++j) bg[q.blank_row(t, s) + j] *= scale;
     }
   }
 }
@@ -186,11 +185,10 @@ at::Tensor duration_lattice_forward_kernel(const at::Tensor& symbol_w_in,
                                            const at::Tensor& blank_w_in,
                                            at::IntArrayRef symbol_durations,
                                            at::IntArrayRef blank_durations,
-                                           const std::optional<at::Tensor>& boundary,
-                                           double fastemit_lambda) {
+                                           const std::optional<at::Tensor>& boundary) {
   const DurationLatticeSizes n =
       check_duration_lattice_inputs(kOpName, symbol_w_in, blank_w_in, symbol_durations,
-                                    blank_durations, boundary, fastemit_lambda);
+                                    blank_durations, boundary);
   TORCH_INTERNAL_ASSERT(symbol_w_in.device().is_cpu());
   const at::Tensor symbol_w = symbol_w_in.contiguous(), blank_w = blank_w_in.contiguous();
   at::Tensor bd_holder;
@@ -216,10 +214,10 @@ at::Tensor duration_lattice_forward_kernel(const at::Tensor& symbol_w_in,
 std::tuple<at::Tensor, at::Tensor> duration_lattice_backward_kernel(
     const at::Tensor& symbol_w_in, const at::Tensor& blank_w_in, at::IntArrayRef symbol_durations,
     at::IntArrayRef blank_durations, const std::optional<at::Tensor>& boundary,
-    const at::Tensor& ans_grad_in, double fastemit_lambda) {
+    const at::Tensor& ans_grad_in) {
   const DurationLatticeSizes n =
       check_duration_lattice_inputs(kBackwardOpName, symbol_w_in, blank_w_in, symbol_durations,
-                                    blank_durations, boundary, fastemit_lambda);
+                                    blank_durations, boundary);
   check_duration_lattice_grad(kBackwardOpName, symbol_w_in, ans_grad_in);
   TORCH_INTERNAL_ASSERT(symbol_w_in.device().is_cpu());
   const at::Tensor symbol_w = symbol_w_in.contiguous(), blank_w = blank_w_in.contiguous();
@@ -234,7 +232,6 @@ std::tuple<at::Tensor, at::Tensor> duration_lattice_backward_kernel(
     const scalar_t* g = ans_grad.const_data_ptr<scalar_t>();
     scalar_t* sg = symbol_grad.data_ptr<scalar_t>();
     scalar_t* bg = blank_grad.data_ptr<scalar_t>();
-    const auto symbol_factor = static_cast<scalar_t>(1.0 + fastemit_lambda);
     at::parallel_for(0, n.B, 1, [&](int64_t begin, int64_t end) {
       std::vector<scalar_t> alpha, share;
       std::vector<double> off;
@@ -243,8 +240,7 @@ std::tuple<at::Tensor, at::Tensor> duration_lattice_backward_kernel(
                                           blank_durations.data(), bd, b);
         // The gradient rows of sequence b start where its weight rows do.
         const int64_t sym_offset = q.sw - sw, blank_offset = q.bw - bw;
-        backward_sequence(q, sg + sym_offset, bg + blank_offset, g[b] * symbol_factor, g[b],
-                          alpha, off, share);
+        backward_sequence(q, sg + sym_offset, bg + blank_offset, g[b], alpha, off, share);
       }
     });
   });

@@ -43,8 +43,8 @@ at::Tensor blanks_on_device(at::IntArrayRef blanks, const at::Tensor& like) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor> duration_arc_logprobs_forward_kernel(
     const at::Tensor& logits_in, const at::Tensor& symbols, at::IntArrayRef blanks,
     int64_t num_durations, double sigma) {
-  const DurationArcSizes n =
-      check_duration_arc_inputs(kOpName, logits_in, symbols, blanks, num_durations);
+  const DurationArcSizes n = check_duration_arc_inputs(kOpName, logits_in, symbols, blanks,
+                                                       num_durations, /*fastemit_lambda=*/0.0);
   TORCH_INTERNAL_ASSERT(logits_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(logits_in.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
@@ -75,7 +75,10 @@ std::tuple<at::Tensor, at::Tensor> duration_arc_logprobs_kernel(const at::Tensor
                                                                 const at::Tensor& symbols,
                                                                 at::IntArrayRef blanks,
                                                                 int64_t num_durations,
-                                                                double sigma) {
+                                                                double sigma,
+                                                                double fastemit_lambda) {
+  TORCH_CHECK(fastemit_lambda >= 0.0, kOpName, ": expected fastemit_lambda >= 0, got ",
+              fastemit_lambda);
   auto [sym_out, blank_out, norm_out] =
       duration_arc_logprobs_forward_kernel(logits, symbols, blanks, num_durations, sigma);
   return {sym_out, blank_out};
@@ -86,12 +89,14 @@ at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
                                                  at::IntArrayRef blanks, int64_t num_durations,
                                                  const at::Tensor& normalizer,
                                                  const at::Tensor& symbol_grad,
-                                                 const at::Tensor& blank_grad) {
+                                                 const at::Tensor& blank_grad,
+                                                 double fastemit_lambda) {
   constexpr char op[] = "_duration_arc_logprobs_backward";
   // No host sync for the symbol values: the forward checked them, and an out-of-range symbol
   // only drops its term here (c == v never holds), it is never an address.
-  const DurationArcSizes n = check_duration_arc_inputs(op, logits_in, symbols, blanks,
-                                                       num_durations, /*check_values=*/false);
+  const DurationArcSizes n =
+      check_duration_arc_inputs(op, logits_in, symbols, blanks, num_durations, fastemit_lambda,
+                                /*check_values=*/false);
   check_duration_arc_grads(op, logits_in, n, normalizer, symbol_grad, blank_grad);
   TORCH_INTERNAL_ASSERT(logits_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(logits_in.device());
@@ -111,6 +116,7 @@ at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
             /*logits=*/logits.const_data_ptr<scalar_t>(),
             /*a=*/arc_args(logits, symbols, blank_ids, n), /*norm=*/norm.const_data_ptr<acc_t>(),
             /*sym_grad=*/gs.const_data_ptr<acc_t>(), /*blank_grad=*/gb.const_data_ptr<acc_t>(),
+            /*fastemit=*/static_cast<acc_t>(1.0 + fastemit_lambda),
             /*grad=*/grad.data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });

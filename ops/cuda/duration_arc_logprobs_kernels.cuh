@@ -115,6 +115,7 @@ __global__ void duration_arc_logprobs_backward_rows(const scalar_t* __restrict__
                                                     const acc_t* __restrict__ norm,
                                                     const acc_t* __restrict__ sym_grad,
                                                     const acc_t* __restrict__ blank_grad,
+                                                    acc_t fastemit,  // 1 + fastemit_lambda
                                                     scalar_t* __restrict__ grad) {
   const int lane = threadIdx.x % kRowWarpSize;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kRowWarpSize) +
@@ -133,13 +134,15 @@ __global__ void duration_arc_logprobs_backward_rows(const scalar_t* __restrict__
   acc_t sym_total = 0, blank_total = 0;
   for (int64_t i = 0; i < Ns; ++i) sym_total += g_sym[i];
   for (int64_t j = 0; j < a.Nb; ++j) blank_total += g_blank[j];
-  const acc_t total = sym_total + blank_total;
+  // FastEmit scales what reaches the symbol arcs' token log-probability, not their durations'.
+  const acc_t sym_token = sym_total * fastemit;
+  const acc_t token_total = sym_token + blank_total, total = sym_total + blank_total;
   const int64_t v = a.symbols[a.symbol_at(r)];
   for (int64_t c = lane; c < L; c += kRowWarpSize) {
     const acc_t xc = static_cast<acc_t>(x[c]);
     acc_t g;
     if (c < a.C) {
-      g = -total * exp(xc - lse) + (c == v ? sym_total : acc_t(0));
+      g = -token_total * exp(xc - lse) + (c == v ? sym_token : acc_t(0));
       if (a.D == 0) {
         for (int64_t j = 0; j < a.Nb; ++j) g += a.blanks[j] == c ? g_blank[j] : acc_t(0);
       } else if (a.blanks[0] == c) {

@@ -51,11 +51,10 @@ at::Tensor duration_lattice_forward_kernel(const at::Tensor& symbol_w_in,
                                            const at::Tensor& blank_w_in,
                                            at::IntArrayRef symbol_durations,
                                            at::IntArrayRef blank_durations,
-                                           const std::optional<at::Tensor>& boundary_in,
-                                           double fastemit_lambda) {
+                                           const std::optional<at::Tensor>& boundary_in) {
   const DurationLatticeSizes n =
       check_duration_lattice_inputs(kOpName, symbol_w_in, blank_w_in, symbol_durations,
-                                    blank_durations, boundary_in, fastemit_lambda);
+                                    blank_durations, boundary_in);
   TORCH_INTERNAL_ASSERT(symbol_w_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(symbol_w_in.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
@@ -80,10 +79,10 @@ at::Tensor duration_lattice_forward_kernel(const at::Tensor& symbol_w_in,
 std::tuple<at::Tensor, at::Tensor> duration_lattice_backward_kernel(
     const at::Tensor& symbol_w_in, const at::Tensor& blank_w_in, at::IntArrayRef symbol_durations,
     at::IntArrayRef blank_durations, const std::optional<at::Tensor>& boundary_in,
-    const at::Tensor& ans_grad_in, double fastemit_lambda) {
+    const at::Tensor& ans_grad_in) {
   const DurationLatticeSizes n = check_duration_lattice_inputs(
       kBackwardOpName, symbol_w_in, blank_w_in, symbol_durations, blank_durations, boundary_in,
-      fastemit_lambda, /*check_values=*/false);  // the forward checked them
+      /*check_values=*/false);  // the forward checked them
   check_duration_lattice_grad(kBackwardOpName, symbol_w_in, ans_grad_in);
   TORCH_INTERNAL_ASSERT(symbol_w_in.device().is_cuda());
   const c10::cuda::CUDAGuard device_guard(symbol_w_in.device());
@@ -99,7 +98,6 @@ std::tuple<at::Tensor, at::Tensor> duration_lattice_backward_kernel(
     at::Tensor alpha, off;
     auto a = lattice_args<scalar_t>(n, sw, bw, sd, bd, boundary, alpha, off);
     a.ans_grad = ans_grad.const_data_ptr<scalar_t>();
-    a.symbol_factor = static_cast<scalar_t>(1.0 + fastemit_lambda);
     a.sg = symbol_grad.data_ptr<scalar_t>();
     a.bg = blank_grad.data_ptr<scalar_t>();
     const auto launch = cuda::duration_lattice_launch(n.B, cuda::kLatticeThreads);

@@ -36,7 +36,6 @@ struct DurationLatticeArgs {
   real* scores;    // (B,) forward output, or null
   // Backward only:
   const real* ans_grad;  // (B,)
-  real symbol_factor;    // 1 + fastemit_lambda
   real* sg;              // (B, T, S+1, Ns), zero-initialized
   real* bg;              // (B, T, S+1, Nb), zero-initialized
 };
@@ -219,11 +218,11 @@ __global__ void duration_lattice_backward_sequence(DurationLatticeArgs<real> a) 
     __syncthreads();
   }
   // Occupancies -> gradients, over the sequence's rows t < T.
-  const real g_blank = a.ans_grad[b], g_sym = g_blank * a.symbol_factor;
+  const real scale = a.ans_grad[b];
   for (int64_t i = tid; i < g.T * width; i += blockDim.x) {
     const int64_t row = q.row0 + (i / width) * K + i % width;
-    for (int64_t k = 0; k < a.Ns; ++k) a.sg[row * a.Ns + k] *= g_sym;
-    for (int64_t k = 0; k < a.Nb; ++k) a.bg[row * a.Nb + k] *= g_blank;
+    for (int64_t k = 0; k < a.Ns; ++k) a.sg[row * a.Ns + k] *= scale;
+    for (int64_t k = 0; k < a.Nb; ++k) a.bg[row * a.Nb + k] *= scale;
   }
 }
 

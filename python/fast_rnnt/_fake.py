@@ -80,13 +80,13 @@ def _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_du
 
 
 @torch.library.register_fake("fast_rnnt::duration_lattice")
-def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary=None, fastemit_lambda=0.0):
+def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary=None):
     _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_durations)
     return symbol_w.new_empty(symbol_w.size(0))
 
 
 @torch.library.register_fake("fast_rnnt::_duration_lattice_backward")
-def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary, ans_grad, fastemit_lambda):
+def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary, ans_grad):
     _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_durations)
     return symbol_w.new_empty(symbol_w.shape), blank_w.new_empty(blank_w.shape)
 
@@ -102,7 +102,7 @@ def _duration_arc_shapes(logits, symbols, blanks, num_durations):
 
 
 @torch.library.register_fake("fast_rnnt::duration_arc_logprobs")
-def _(logits, symbols, blanks, num_durations, sigma=0.0):
+def _(logits, symbols, blanks, num_durations, sigma=0.0, fastemit_lambda=0.0):
     sym_shape, blank_shape = _duration_arc_shapes(logits, symbols, blanks, num_durations)
     dtype = _arc_output_dtype(logits)
     return logits.new_empty(sym_shape, dtype=dtype), logits.new_empty(blank_shape, dtype=dtype)
@@ -118,6 +118,6 @@ def _(logits, symbols, blanks, num_durations, sigma):
 
 
 @torch.library.register_fake("fast_rnnt::_duration_arc_logprobs_backward")
-def _(logits, symbols, blanks, num_durations, normalizer, symbol_grad, blank_grad):
+def _(logits, symbols, blanks, num_durations, normalizer, symbol_grad, blank_grad, fastemit_lambda):
     _duration_arc_shapes(logits, symbols, blanks, num_durations)
     return logits.new_empty(logits.shape)

@@ -14,10 +14,10 @@ Common arguments:
 - ``boundary``: optional (B, 4) int64 rows ``(s_begin, t_begin, s_end, t_end)``, default
   ``(0, 0, S, T)`` (k2 semantics: absolute frame and symbol indices).
 - ``sigma``: logit under-normalization, subtracted from every token log-probability.
-- ``fastemit_lambda``: FastEmit (Yu et al. 2021), ``>= 0``: the loss value is unchanged and the
-  gradient reaching every symbol (non-blank) arc's log-probability is multiplied by
-  ``1 + fastemit_lambda``. For TDT that is the whole symbol arc (token and duration
-  log-probability); NeMo scales only its token part.
+- ``fastemit_lambda``: FastEmit (Yu et al. 2021), ``>= 0``, as NeMo's kernels: the loss value is
+  unchanged and the gradient reaching every symbol (non-blank) arc's token log-probability is
+  multiplied by ``1 + fastemit_lambda`` (for TDT, the duration log-probability of the arc keeps
+  its gradient).
 - ``reduction``: ``"none"`` (B,), ``"mean"`` or ``"sum"`` of the per-sequence losses.
 
 Errors (RuntimeError) name the function, the argument, the expected and the actual value.
@@ -122,7 +122,6 @@ def duration_lattice(
     symbol_durations: List[int],
     blank_durations: List[int],
     boundary: Optional[Tensor] = None,
-    fastemit_lambda: float = 0.0,
 ) -> Tensor:
     r"""Log-domain forward recursion over a duration lattice, the leaf under both losses.
 
@@ -130,8 +129,8 @@ def duration_lattice(
     ``blank_w[b, t, s, j]`` the arc ``(t, s) -> (t + blank_durations[j], s)``; nodes and arcs as
     in the module docstring. With ``alpha(t_begin, s_begin) = 0`` and
     ``alpha(n) = logsumexp over arcs (m -> n) of alpha(m) + weight``, returns
-    ``alpha(t_end, s_end)``. The gradient w.r.t. each weight is the arc's occupancy (symbol arcs
-    times ``1 + fastemit_lambda``); unreachable lattices get zero gradients.
+    ``alpha(t_end, s_end)``. The gradient w.r.t. each weight is the arc's occupancy; unreachable
+    lattices get zero gradients.
 
     Args:
         symbol_w: (B, T, S+1, Ns) float32 or float64 (row ``s = S`` unused).
@@ -139,14 +138,11 @@ def duration_lattice(
         symbol_durations: Ns ints ``>= 0``.
         blank_durations: Nb ints ``>= 1``.
         boundary: optional (B, 4) int64.
-        fastemit_lambda: ``>= 0``, gradient only.
 
     Returns:
         scores (B,), dtype of the weights.
     """
-    return torch.ops.fast_rnnt.duration_lattice(
-        symbol_w, blank_w, symbol_durations, blank_durations, boundary, fastemit_lambda
-    )
+    return torch.ops.fast_rnnt.duration_lattice(symbol_w, blank_w, symbol_durations, blank_durations, boundary)
 
 
 def duration_arc_logprobs(
@@ -155,6 +151,7 @@ def duration_arc_logprobs(
     blanks: List[int],
     num_durations: int,
     sigma: float = 0.0,
+    fastemit_lambda: float = 0.0,
 ) -> Tuple[Tensor, Tensor]:
     r"""Arc weights of a duration lattice from joiner logits, one fused pass per row.
 
@@ -172,9 +169,11 @@ def duration_arc_logprobs(
         blanks: token indices in ``[0, C)``; exactly one when ``D > 0``.
         num_durations: D, 0 or at least 2 (the first duration logit is duration 0).
         sigma: subtracted from every token log-probability.
+        fastemit_lambda: ``>= 0``; gradient only: what reaches the symbol arcs' token
+            log-probability ``tok(v)`` is multiplied by ``1 + fastemit_lambda``.
 
     Returns:
         ``(symbol_logprobs, blank_logprobs)``, float64 for float64 logits, else float32.
         Differentiable w.r.t. ``logits``.
     """
-    return torch.ops.fast_rnnt.duration_arc_logprobs(logits, symbols, blanks, num_durations, sigma)
+    return torch.ops.fast_rnnt.duration_arc_logprobs(logits, symbols, blanks, num_durations, sigma, fastemit_lambda)

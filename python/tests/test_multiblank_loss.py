@@ -1,6 +1,6 @@
-"""fast_rnnt.multiblank_rnnt_loss: against the float64 loop of duration_loop.py, equal to
-rnnt_loss without big blanks, gradients, FastEmit, dtypes, errors, opcheck, torch.compile and
-TorchScript."""
+"""fast_rnnt.multiblank_rnnt_loss: against the independent float64 references of
+tdt_reference.py, equal to rnnt_loss without big blanks, gradients, FastEmit, dtypes, errors,
+opcheck, torch.compile and TorchScript."""
 
 import io
 
@@ -9,7 +9,7 @@ import torch
 
 import fast_rnnt
 from conftest import devices
-from duration_loop import multiblank_scores
+from tdt_reference import hand_multiblank_case, multiblank_rnnt_loss_reference
 
 BIG_BLANK_SETS = ([], [2], [2, 4], [3, 2])
 REDUCTIONS = ("none", "mean", "sum")
@@ -36,18 +36,25 @@ def boundaries(device, B, S, T):
 def test_matches_loop_reference(device, big_blank_durations, seed):
     B, S, T, C = 3, 3, 6, 6
     for boundary in boundaries(device, B, S, T):
-        for sigma in (0.0, 0.3):
+        for sigma, fastemit_lambda in ((0.0, 0.0), (0.3, 0.0), (0.1, 0.7)):
             logits, symbols = mb_inputs(device, B, S, T, C, seed, requires_grad=True)
-            loss = fast_rnnt.multiblank_rnnt_loss(
-                logits, symbols, C - 1, big_blank_durations, boundary, sigma=sigma, reduction="none"
-            )
+            loss = fast_rnnt.multiblank_rnnt_loss(logits, symbols, C - 1, big_blank_durations, boundary,
+                                                  sigma=sigma, fastemit_lambda=fastemit_lambda, reduction="none")
             (grad,) = torch.autograd.grad(loss.sum(), logits)
             ref_logits = logits.detach().cpu().requires_grad_(True)
             bd = boundary.cpu() if boundary is not None else None
-            ref = -multiblank_scores(ref_logits, symbols.cpu(), C - 1, big_blank_durations, bd, sigma)
+            ref = multiblank_rnnt_loss_reference(ref_logits, symbols.cpu(), C - 1, big_blank_durations, bd, sigma,
+                                                 fastemit_lambda, reduction="none")
             (ref_grad,) = torch.autograd.grad(ref.sum(), ref_logits)
             torch.testing.assert_close(loss.cpu(), ref, rtol=1e-10, atol=1e-10)
             torch.testing.assert_close(grad.cpu(), ref_grad, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_hand_computed_lattice(device):
+    logits, symbols, blank, big_blank_durations, _, loss = hand_multiblank_case()
+    got = fast_rnnt.multiblank_rnnt_loss(logits.to(device), symbols.to(device), blank, big_blank_durations, reduction="sum")
+    assert abs(got.item() - loss) < 1e-12
 
 
 @pytest.mark.parametrize("device", devices())

@@ -1,6 +1,7 @@
 """fast_rnnt.tdt_loss and its leaf ops (duration_lattice, duration_arc_logprobs): against the
-float64 loop of duration_loop.py, gradients, FastEmit, omega, dtypes, accuracy at T=1000, errors,
-opcheck, torch.compile and TorchScript."""
+independent float64 references of tdt_reference.py (loop recursion, hand-computed lattices),
+gradients, FastEmit, omega, dtypes, accuracy at T=1000, memory, errors, opcheck, torch.compile and
+TorchScript."""
 
 import io
 
@@ -9,7 +10,7 @@ import torch
 
 import fast_rnnt
 from conftest import devices
-from duration_loop import tdt_scores
+from tdt_reference import hand_tdt_case, hand_tdt_sigma_loss, tdt_loss_reference
 
 DURATION_SETS = ([0, 1], [0, 1, 2], [0, 1, 2, 3, 4])
 REDUCTIONS = ("none", "mean", "sum")
@@ -35,20 +36,32 @@ def boundaries(device, B, S, T):
 def test_matches_loop_reference(device, durations, seed):
     B, S, T, C = 3, 3, 6, 5
     for boundary in boundaries(device, B, S, T):
-        for sigma in (0.0, 0.25):
+        for sigma, fastemit_lambda in ((0.0, 0.0), (0.25, 0.0), (0.1, 0.5)):
             logits, symbols = tdt_inputs(device, B, S, T, C, durations, seed, requires_grad=True)
-            loss = fast_rnnt.tdt_loss(logits, symbols, 0, durations, boundary, sigma=sigma, reduction="none")
+            loss = fast_rnnt.tdt_loss(logits, symbols, 0, durations, boundary, sigma=sigma,
+                                      fastemit_lambda=fastemit_lambda, reduction="none")
             (grad,) = torch.autograd.grad(loss.sum(), logits)
             ref_logits = logits.detach().cpu().requires_grad_(True)
             bd = boundary.cpu() if boundary is not None else None
-            ref = -tdt_scores(ref_logits, symbols.cpu(), 0, durations, bd, sigma)
+            ref = tdt_loss_reference(ref_logits, symbols.cpu(), 0, durations, bd, sigma,
+                                     fastemit_lambda=fastemit_lambda, reduction="none")
             (ref_grad,) = torch.autograd.grad(ref.sum(), ref_logits)
             torch.testing.assert_close(loss.cpu(), ref, rtol=1e-10, atol=1e-10)
             torch.testing.assert_close(grad.cpu(), ref_grad, rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("device", devices())
-def test_hand_computed_lattice(device):
+def test_hand_computed_lattices(device):
+    logits, symbols, blank, durations, _, loss = hand_tdt_case()
+    got = fast_rnnt.tdt_loss(logits.to(device), symbols.to(device), blank, durations, reduction="sum")
+    assert abs(got.item() - loss) < 1e-12
+    for sigma in (0.5, 1.25):
+        got = fast_rnnt.tdt_loss(logits.to(device), symbols.to(device), blank, durations, sigma=sigma, reduction="sum")
+        assert abs(got.item() - hand_tdt_sigma_loss(sigma)) < 1e-12
+    _check_all_zero_lattice(device)
+
+
+def _check_all_zero_lattice(device):
     # T=2, S=1, durations [0, 1], all logits 0: with C=2 tokens and 2 durations every arc
     # weighs log(1/2) + log(1/2) = log(1/4). The paths from (0, 0) to the final node (2, 1):
     #   symbol d=0 -> (0, 1), blank -> (1, 1), blank -> (2, 1)      (1/4)^3
@@ -119,19 +132,30 @@ def _weights(device, B, S, T, C, durations, seed, dtype):
 
 
 @pytest.mark.parametrize("device", devices())
-def test_fastemit_scales_symbol_arcs_exactly(device):
-    durations = [0, 1, 2, 3]
-    sw, bw = _weights(device, 2, 4, 7, 5, durations, seed=7, dtype=torch.float64)
-    grads = {}
-    for lam in (0.0, 0.5):
-        a, b = sw.clone().requires_grad_(True), bw.clone().requires_grad_(True)
-        scores = fast_rnnt.duration_lattice(a, b, durations, durations[1:], fastemit_lambda=lam)
-        scores.sum().backward()
-        grads[lam] = (scores.detach(), a.grad, b.grad)
-    assert torch.equal(grads[0.0][0], grads[0.5][0])  # value unchanged
-    assert torch.equal(grads[0.5][1], grads[0.0][1] * 1.5)  # symbol arcs: exactly (1 + lambda) x
-    assert torch.equal(grads[0.5][2], grads[0.0][2])  # blank arcs unchanged
-    assert grads[0.0][1].abs().sum() > 0
+@pytest.mark.parametrize("num_durations", [0, 4])
+def test_fastemit_scales_symbol_token_gradient(device, num_durations):
+    """FastEmit in the fused read's backward (NeMo's rule): the gradient reaching the symbol arcs'
+    token log-probability is (1 + lambda) times, blank arcs and duration log-probs unchanged."""
+    B, S, T, C = 2, 3, 5, 6
+    g = torch.Generator().manual_seed(7)
+    logits = torch.randn(B, T, S + 1, C + num_durations, generator=g, dtype=torch.float64).to(device)
+    symbols = torch.randint(0, C - 2, (B, T, S + 1), generator=g).to(device)
+    blanks = [C - 1] if num_durations else [C - 1, C - 2]
+    sym, blank, norm = torch.ops.fast_rnnt._duration_arc_logprobs_forward(logits, symbols, blanks, num_durations, 0.1)
+    gs, gb = torch.rand_like(sym), torch.rand_like(blank)
+    backward = torch.ops.fast_rnnt._duration_arc_logprobs_backward
+    plain = backward(logits, symbols, blanks, num_durations, norm, gs, gb, 0.0)
+    emit = backward(logits, symbols, blanks, num_durations, norm, gs, gb, 0.5)
+    if num_durations == 0:  # the symbol arc is its token log-prob: exactly (1 + lambda) x its gradient
+        assert torch.equal(emit, backward(logits, symbols, blanks, 0, norm, gs * 1.5, gb, 0.0))
+    else:
+        assert torch.equal(emit[..., C:], plain[..., C:])  # duration logits unchanged
+        onehot = torch.nn.functional.one_hot(symbols, C).double()
+        softmax = torch.softmax(logits[..., :C], -1)
+        extra = 0.5 * gs.sum(-1, keepdim=True) * (onehot - softmax)
+        torch.testing.assert_close(emit[..., :C], plain[..., :C] + extra, rtol=1e-12, atol=1e-12)
+    values = fast_rnnt.duration_arc_logprobs(logits, symbols, blanks, num_durations, 0.1, fastemit_lambda=0.5)
+    assert torch.equal(values[0], sym) and torch.equal(values[1], blank)  # values unchanged
 
 
 @pytest.mark.parametrize("device", devices())
@@ -162,6 +186,11 @@ def test_omega(device):
     )
     torch.manual_seed(0)
     draws = [fast_rnnt.tdt_loss(logits, symbols, 0, durations, sigma=0.2, omega=0.5, reduction="none") for _ in range(40)]
+    torch.manual_seed(0)  # the reference draws from the same generator
+    ref = [tdt_loss_reference(logits.cpu(), symbols.cpu(), 0, durations, sigma=0.2, omega=0.5, reduction="none")
+           for _ in range(40)]
+    for d, r in zip(draws, ref):
+        torch.testing.assert_close(d.cpu(), r)
     picked_standard = sum(bool(torch.equal(d, standard)) for d in draws)
     assert all(torch.equal(d, standard) or torch.equal(d, tdt) for d in draws)
     assert 5 <= picked_standard <= 35
@@ -254,17 +283,18 @@ def sample_inputs(device, requires_grad=False):
         boundary = boundaries(device, 2, 3, 5)[bd]
         samples.append(("tdt_loss", (logits, symbols, 0, durations, boundary, 0.1, 0.0, 0.2 * seed, "mean")))
         padded = torch.cat([symbols, symbols[:, :1]], 1)[:, None, :].expand(2, 5, 4)
-        samples.append(("duration_arc_logprobs", (logits, padded, [0], len(durations), 0.1)))
+        samples.append(("duration_arc_logprobs", (logits, padded, [0], len(durations), 0.1, 0.3)))
         sw, bw = fast_rnnt.duration_arc_logprobs(logits.detach(), padded, [0], len(durations))
         sw, bw = sw.requires_grad_(requires_grad), bw.requires_grad_(requires_grad)
-        samples.append(("duration_lattice", (sw, bw, durations, durations[1:], boundary, 0.5)))
+        samples.append(("duration_lattice", (sw, bw, durations, durations[1:], boundary)))
         if not requires_grad:
             g = torch.rand(2, dtype=sw.dtype, device=device)
-            samples.append(("_duration_lattice_backward", (sw, bw, durations, durations[1:], boundary, g, 0.5)))
+            samples.append(("_duration_lattice_backward", (sw, bw, durations, durations[1:], boundary, g)))
             fwd = torch.ops.fast_rnnt._duration_arc_logprobs_forward(logits, padded, [0], len(durations), 0.1)
             samples.append(("_duration_arc_logprobs_forward", (logits, padded, [0], len(durations), 0.1)))
             samples.append(("_duration_arc_logprobs_backward",
-                            (logits, padded, [0], len(durations), fwd[2], torch.rand_like(fwd[0]), torch.rand_like(fwd[1]))))
+                            (logits, padded, [0], len(durations), fwd[2], torch.rand_like(fwd[0]),
+                             torch.rand_like(fwd[1]), 0.3)))
     return samples
 
 
