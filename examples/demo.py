@@ -327,6 +327,11 @@ def main(argv=None) -> int:
     print(f"{'pruned':10s} {cmp['pruned'][0]:9.1f} {cmp['pruned'][1]:9.1f} {f'B*T*{S_RANGE}*V':>15s}")
     print(f"{'full':10s} {cmp['full'][0]:9.1f} {cmp['full'][1]:9.1f} {f'B*T*{S + 1}*V':>15s}")
     print(f"loss on it: pruned {sample['pruned'].item():.4f} vs full {full_loss:.4f}")
+    print()
+    import tdt_demo  # the TDT model beside it, on the same task
+
+    print(f"TDT transducer (tdt_loss, durations {tdt_demo.DURATIONS}) on the same task:")
+    tdt_demo.report(tdt_demo.train(Task(seed=2), max(1, args.steps // 3), args.batch_size, device))
 
     paths = draw_pictures(args.out, losses, sample, boundary)
     for p in paths:

@@ -74,6 +74,9 @@ OPCHECKED_ELSEWHERE = {
     "test_pruned.py": ["rnnt_loss_pruned", "get_rnnt_logprobs_pruned", "do_rnnt_pruning", "get_rnnt_prune_ranges",
                        "_rnnt_prune_min_s_range"],
     "test_fastemit.py": ["_scale_grad"],
+    "test_tdt_loss.py": ["tdt_loss", "duration_lattice", "_duration_lattice_backward", "duration_arc_logprobs",
+                         "_duration_arc_logprobs_forward", "_duration_arc_logprobs_backward"],
+    "test_multiblank_loss.py": ["multiblank_rnnt_loss"],
 }
 
 

@@ -1,6 +1,7 @@
 """Runs every fast_rnnt benchmark on this machine and prints their tables.
 
-    python -m fast_rnnt.benchmark [--device cpu|cuda] [--only recursion losses pruned] [--quick]
+    python -m fast_rnnt.benchmark [--device cpu|cuda] [--only recursion losses pruned durations] [--quick]
+                                  [--nemo-python VENV/bin/python]
 
 --quick: fewer repetitions and only the B=8 batches (a minute or two on a laptop CPU).
 Numbers we measured are in BENCHMARKS.md, with the machines and dates.
@@ -12,13 +13,14 @@ import time
 import torch
 
 import fast_rnnt
-from fast_rnnt.benchmark import losses, pruned, recursion
+from fast_rnnt.benchmark import duration_losses, losses, pruned, recursion
 from fast_rnnt.benchmark.common import machine
 
 SUITES = {
     "recursion": (recursion, "mutual-information recursion, fwd+bwd, vs the serial loop"),
     "losses": (losses, "full and simple RNN-T loss, fwd+bwd, vs ATen compositions"),
     "pruned": (pruned, "pruned training step and pruned loss vs ATen composition"),
+    "durations": (duration_losses, "TDT and multi-blank losses, fwd+bwd, vs ATen compositions and NeMo"),
 }
 
 
@@ -27,6 +29,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() and fast_rnnt.with_cuda else "cpu")
     ap.add_argument("--only", nargs="+", choices=list(SUITES), default=list(SUITES))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--nemo-python", help="interpreter with nemo_toolkit, for the durations suite's NeMo rows")
     args = ap.parse_args(argv)
     print(f"fast_rnnt {fast_rnnt.__version__} on {args.device}: {machine()}")
     for i, name in enumerate(args.only, 1):
@@ -36,7 +39,11 @@ def main(argv=None) -> None:
         suite_args = ["--device", args.device]
         if args.quick:
             suite_args += {"recursion": ["--reps", "5"], "losses": ["--repeat", "2", "--batch-sizes", "8"],
-                           "pruned": ["--iters", "2", "--batch-sizes", "8", "--quantiles", "0.5"]}[name]
+                           "pruned": ["--iters", "2", "--batch-sizes", "8", "--quantiles", "0.5"],
+                           "durations": ["--repeat", "1", "--methods", "tdt/fast_rnnt", "tdt/aten",
+                                         "multiblank/fast_rnnt", "multiblank/aten"]}[name]
+        if name == "durations" and args.nemo_python:
+            suite_args += ["--nemo-python", args.nemo_python]
         if name == "recursion" and args.device != "cpu":
             suite_args += ["--impl", "fast_rnnt"]  # the serial baseline is CPU code
         module.main(suite_args)
