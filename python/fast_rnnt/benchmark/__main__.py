@@ -38,7 +38,7 @@ def main(argv=None) -> None:
             suite_args += {"recursion": ["--reps", "5"], "losses": ["--repeat", "2", "--batch-sizes", "8"],
                            "pruned": ["--iters", "2", "--batch-sizes", "8", "--quantiles", "0.5"]}[name]
         if name == "recursion" and args.device != "cpu":
-            suite_args += ["--impl", "fast_rnnt"]  # the serial baseline is CPU code
+            suite_args += ["--impl", "fast_rnnt", "--batch-sweep"]  # the serial baseline is CPU code
         module.main(suite_args)
         print(f"({name}: {time.perf_counter() - start:.0f} s)", flush=True)
 
