@@ -3,7 +3,7 @@
 // CPU ops: random rows of every dtype, default and HAT, -inf entries, masked rows, NaN rows,
 // strided logits and expanded symbols, rows that leave the last block partly empty, B=0.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <limits>
 #include <tuple>
@@ -19,7 +19,7 @@ namespace {
 using testing::same_values;
 
 struct Case {
-  torch::Tensor logits, symbols;
+  at::Tensor logits, symbols;
   int64_t blank;
   bool hat;
 };
@@ -27,19 +27,19 @@ struct Case {
 // Random (B, T, K, C) logits of `dtype` with a few -inf entries, one fully masked row and (when
 // `nan_row`) one row holding a NaN; logits strided (T and K swapped in memory), symbols expanded
 // over K in every other case.
-Case random_case(int seed, torch::ScalarType dtype, bool hat, bool nan_row = false) {
-  torch::manual_seed(seed);
-  auto gen = [](int64_t lo, int64_t hi) { return torch::randint(lo, hi + 1, {1}).item<int64_t>(); };
+Case random_case(int seed, at::ScalarType dtype, bool hat, bool nan_row = false) {
+  at::manual_seed(seed);
+  auto gen = [](int64_t lo, int64_t hi) { return at::randint(lo, hi + 1, {1}).item<int64_t>(); };
   const int64_t B = gen(1, 3), T = gen(1, 4), K = gen(1, 5);
   const int64_t choices[] = {2, 5, 31, 33, 64, 100};
   const int64_t C = hat ? choices[gen(0, 5)] : (seed % 7 == 0 ? 1 : choices[gen(0, 5)]);
-  auto logits = (3 * torch::randn({B, K, T, C}, torch::kDouble)).transpose(1, 2);
-  logits.masked_fill_(torch::rand({B, T, K, C}) < 0.1, -std::numeric_limits<double>::infinity());
+  auto logits = (3 * at::randn({B, K, T, C}, at::kDouble)).transpose(1, 2);
+  logits.masked_fill_(at::rand({B, T, K, C}) < 0.1, -std::numeric_limits<double>::infinity());
   if (seed % 2 == 0) logits[0][T - 1][K - 1].fill_(-std::numeric_limits<double>::infinity());
   if (nan_row) logits[B - 1][0][0][C - 1] = std::numeric_limits<double>::quiet_NaN();
   logits = logits.to(dtype);  // keeps the transposed strides
-  torch::Tensor symbols = torch::randint(0, C, {B, T, K}, torch::kLong);
-  if (seed % 2 == 1) symbols = torch::randint(0, C, {B, T, 1}, torch::kLong).expand({B, T, K});
+  at::Tensor symbols = at::randint(0, C, {B, T, K}, at::kLong);
+  if (seed % 2 == 1) symbols = at::randint(0, C, {B, T, 1}, at::kLong).expand({B, T, K});
   const int64_t blank = hat ? 0 : gen(0, C - 1);
   return {logits, symbols, blank, hat};
 }
@@ -50,22 +50,22 @@ void expect_emulation_matches_cpu(const Case& c) {
   const EmulatedLaunch launch;
   auto [sym, blank, norm] = arc_logprobs_forward_on(launch, op, c.logits, c.symbols, n, c.blank, c.hat);
   auto [cpu_sym, cpu_blank, cpu_norm] =
-      ops::detail::_arc_logprobs_forward(c.logits, c.symbols, c.blank, c.hat);
+      detail::_arc_logprobs_forward(c.logits, c.symbols, c.blank, c.hat);
   EXPECT_TRUE(same_values(sym, cpu_sym)) << "symbol logprobs";
   EXPECT_TRUE(same_values(blank, cpu_blank)) << "blank logprobs";
   EXPECT_TRUE(same_values(norm, cpu_norm)) << "normalizer";
 
-  const auto g_sym = torch::randn(cpu_sym.sizes(), cpu_sym.options());
-  const auto g_blank = torch::randn(cpu_sym.sizes(), cpu_sym.options());
+  const auto g_sym = at::randn(cpu_sym.sizes(), cpu_sym.options());
+  const auto g_blank = at::randn(cpu_sym.sizes(), cpu_sym.options());
   const auto grad = arc_logprobs_backward_on(launch, "_arc_logprobs_backward", c.logits, c.symbols,
                                              n, c.blank, c.hat, cpu_norm, g_sym, g_blank);
-  const auto cpu_grad = ops::detail::_arc_logprobs_backward(c.logits, c.symbols, c.blank, c.hat,
+  const auto cpu_grad = detail::_arc_logprobs_backward(c.logits, c.symbols, c.blank, c.hat,
                                                             cpu_norm, g_sym, g_blank);
   EXPECT_TRUE(same_values(grad, cpu_grad)) << "grad_logits";
 }
 
 class EmulatedArcLogprobs
-    : public ::testing::TestWithParam<std::tuple<torch::ScalarType, bool>> {};
+    : public ::testing::TestWithParam<std::tuple<at::ScalarType, bool>> {};
 
 TEST_P(EmulatedArcLogprobs, RandomRowsMatchCpu) {
   const auto [dtype, hat] = GetParam();
@@ -77,22 +77,22 @@ TEST_P(EmulatedArcLogprobs, RandomRowsMatchCpu) {
 
 INSTANTIATE_TEST_SUITE_P(
     DtypesAndHat, EmulatedArcLogprobs,
-    ::testing::Combine(::testing::Values(torch::kFloat, torch::kDouble, torch::kHalf, torch::kBFloat16),
+    ::testing::Combine(::testing::Values(at::kFloat, at::kDouble, at::kHalf, at::kBFloat16),
                        ::testing::Bool()));
 
 // A realistic vocabulary: 5000 classes, 157 per lane; 7 rows leave the only block partly empty.
 TEST(EmulatedArcLogprobsEdges, LargeVocabulary) {
-  torch::manual_seed(1);
+  at::manual_seed(1);
   for (const bool hat : {false, true}) {
-    const auto logits = torch::randn({1, 7, 1, 5000});
-    const auto symbols = torch::randint(0, 5000, {1, 7, 1}, torch::kLong);
+    const auto logits = at::randn({1, 7, 1, 5000});
+    const auto symbols = at::randint(0, 5000, {1, 7, 1}, at::kLong);
     expect_emulation_matches_cpu({logits, symbols, 0, hat});
   }
 }
 
 TEST(EmulatedArcLogprobsEdges, EmptyBatch) {
-  const auto logits = torch::randn({0, 3, 2, 5});
-  const auto symbols = torch::zeros({0, 3, 2}, torch::kLong);
+  const auto logits = at::randn({0, 3, 2, 5});
+  const auto symbols = at::zeros({0, 3, 2}, at::kLong);
   const ArcLogprobsSizes n = check_arc_logprobs_inputs("arc_logprobs", logits, symbols, 0, false);
   std::vector<LaunchConfig> launches;
   const EmulatedLaunch launch{nullptr, &launches};

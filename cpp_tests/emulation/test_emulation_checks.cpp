@@ -2,7 +2,7 @@
 // primitives, and each check catching a kernel seeded with the bug it is for. Without these, a
 // check that never fires would look like a kernel that never fails.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <string>
 
@@ -91,50 +91,50 @@ __global__ void shared_sum(GlobalPtr<const float> in, GlobalPtr<float> out) {
 
 TEST(Emulation, GridCoordinatesAndOneWritePerElement) {
   const EmulatedLaunch launch;
-  auto out = torch::full({3 * 40}, -1, torch::kLong);
+  auto out = at::full({3 * 40}, -1, at::kLong);
   launch("write_coordinates", config(3, 40), write_coordinates, global_ptr<int64_t>(launch, out, "out"));
-  auto i = torch::arange(120, torch::kLong);
-  auto expected = 1000 * (i / 40) + i % 40 + 300000 + 400000000;
-  EXPECT_TRUE(torch::equal(out, expected));
+  auto i = at::arange(120, at::kLong);
+  auto expected = 1000 * i.div(40, "floor") + i.remainder(40) + 300000 + 400000000;
+  EXPECT_TRUE(at::equal(out, expected));
 }
 
 TEST(Emulation, BarriersOrderPhases) {
   const EmulatedLaunch launch;
   const int64_t blocks = 2, n = 64;
-  auto in = torch::randn({blocks * n}, torch::kDouble);
-  auto scratch = torch::empty({blocks * 2 * n}, torch::kDouble);
-  auto out = torch::empty({blocks * n}, torch::kDouble);
+  auto in = at::randn({blocks * n}, at::kDouble);
+  auto scratch = at::empty({blocks * 2 * n}, at::kDouble);
+  auto out = at::empty({blocks * n}, at::kDouble);
   launch("scan_with_barriers", config(blocks, n), scan_with_barriers,
          global_ptr<const double>(launch, in, "in"), global_ptr<double>(launch, scratch, "scratch"),
          global_ptr<double>(launch, out, "out"));
-  EXPECT_TRUE(torch::allclose(out.view({blocks, n}), in.view({blocks, n}).cumsum(1)));
+  EXPECT_TRUE(at::allclose(out.view({blocks, n}), in.view({blocks, n}).cumsum(1)));
 }
 
 TEST(Emulation, WarpPrimitivesFollowCuda) {
   const EmulatedLaunch launch;
-  auto in = torch::randn({64});
-  auto out = torch::empty({64, 5});
+  auto in = at::randn({64});
+  auto out = at::empty({64, 5});
   launch("warp_sums", config(1, 64), warp_sums, global_ptr<const float>(launch, in, "in"),
          global_ptr<float>(launch, out, "out"));
   const auto w = in.view({2, 32});
   const auto sums = w.sum(1, true).expand({2, 32}).reshape({64});
-  EXPECT_TRUE(torch::allclose(out.select(1, 0), sums, 1e-5, 1e-5));
-  auto lane0 = torch::zeros({2, 32});
+  EXPECT_TRUE(at::allclose(out.select(1, 0), sums, 1e-5, 1e-5));
+  auto lane0 = at::zeros({2, 32});
   lane0.select(1, 0).copy_(w.sum(1));
-  EXPECT_TRUE(torch::allclose(out.select(1, 1), lane0.reshape({64}), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(out.select(1, 2), w.cumsum(1).reshape({64}), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::equal(out.select(1, 3), w.select(1, 5).unsqueeze(1).expand({2, 32}).reshape({64})));
-  const auto positives = (w > 0).sum(1).to(torch::kFloat) + torch::tensor({0.f, 100.f});
-  EXPECT_TRUE(torch::equal(out.select(1, 4), positives.unsqueeze(1).expand({2, 32}).reshape({64})));
+  EXPECT_TRUE(at::allclose(out.select(1, 1), lane0.reshape({64}), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(out.select(1, 2), w.cumsum(1).reshape({64}), 1e-5, 1e-5));
+  EXPECT_TRUE(at::equal(out.select(1, 3), w.select(1, 5).unsqueeze(1).expand({2, 32}).reshape({64})));
+  const auto positives = (w > 0).sum(1).to(at::kFloat) + at::tensor({0.f, 100.f});
+  EXPECT_TRUE(at::equal(out.select(1, 4), positives.unsqueeze(1).expand({2, 32}).reshape({64})));
 }
 
 TEST(Emulation, SharedMemoryIsPerBlock) {
   const EmulatedLaunch launch;
-  auto in = torch::randn({3 * 64});
-  auto out = torch::empty({3});
+  auto in = at::randn({3 * 64});
+  auto out = at::empty({3});
   launch("shared_sum", config(3, 64), shared_sum, global_ptr<const float>(launch, in, "in"),
          global_ptr<float>(launch, out, "out"));
-  EXPECT_TRUE(torch::allclose(out, in.view({3, 64}).sum(1), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(out, in.view({3, 64}).sum(1), 1e-5, 1e-5));
 }
 
 // --- kernels seeded with one bug each ---------------------------------------------------------
@@ -173,7 +173,7 @@ __global__ void barrier_in_divergent_code(GlobalPtr<float> out) {
 
 TEST(EmulationChecks, OutOfBoundsRead) {
   const EmulatedLaunch launch;
-  auto in = torch::zeros({32}), out = torch::zeros({32});
+  auto in = at::zeros({32}), out = at::zeros({32});
   expect_emulation_error([&] {
     launch("reads_past_the_end", config(1, 32), reads_past_the_end,
            global_ptr<const float>(launch, in, "in"), global_ptr<float>(launch, out, "out"));
@@ -182,7 +182,7 @@ TEST(EmulationChecks, OutOfBoundsRead) {
 
 TEST(EmulationChecks, StridedTensorExtent) {
   const EmulatedLaunch launch;
-  auto base = torch::zeros({4, 10});
+  auto base = at::zeros({4, 10});
   auto column = base.select(1, 0);  // 4 elements, stride 10: extent 31 from its first element
   const auto p = global_ptr<const float>(launch, column, "column");
   EXPECT_EQ(p[30], 0.f);
@@ -191,7 +191,7 @@ TEST(EmulationChecks, StridedTensorExtent) {
 
 TEST(EmulationChecks, TwoThreadsWriteOneElementBetweenBarriers) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({1});
+  auto out = at::zeros({1});
   expect_emulation_error([&] {
     launch("all_threads_write_one_element", config(1, 8), all_threads_write_one_element,
            global_ptr<float>(launch, out, "out"));
@@ -200,7 +200,7 @@ TEST(EmulationChecks, TwoThreadsWriteOneElementBetweenBarriers) {
 
 TEST(EmulationChecks, ReadOfAnElementAnotherThreadWritesInThePhase) {
   const EmulatedLaunch launch;
-  auto a = torch::zeros({64});
+  auto a = at::zeros({64});
   expect_emulation_error([&] {
     launch("reads_a_neighbour_without_barrier", config(1, 64), reads_a_neighbour_without_barrier,
            global_ptr<float>(launch, a, "a"));
@@ -209,7 +209,7 @@ TEST(EmulationChecks, ReadOfAnElementAnotherThreadWritesInThePhase) {
 
 TEST(EmulationChecks, TwoBlocksWriteOneElement) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({32});
+  auto out = at::zeros({32});
   expect_emulation_error([&] {
     launch("blocks_write_the_same_elements", config(2, 32), blocks_write_the_same_elements,
            global_ptr<float>(launch, out, "out"));
@@ -218,7 +218,7 @@ TEST(EmulationChecks, TwoBlocksWriteOneElement) {
 
 TEST(EmulationChecks, ShuffleMaskNamesExitedLanes) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({32});
+  auto out = at::zeros({32});
   expect_emulation_error([&] {
     launch("shuffles_after_half_the_warp_left", config(1, 32), shuffles_after_half_the_warp_left,
            global_ptr<float>(launch, out, "out"));
@@ -227,7 +227,7 @@ TEST(EmulationChecks, ShuffleMaskNamesExitedLanes) {
 
 TEST(EmulationChecks, ShuffleMaskNamesMissingLanes) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({40});
+  auto out = at::zeros({40});
   expect_emulation_error([&] {
     launch("full_mask_on_a_partial_warp", config(1, 40), full_mask_on_a_partial_warp,
            global_ptr<float>(launch, out, "out"));
@@ -236,7 +236,7 @@ TEST(EmulationChecks, ShuffleMaskNamesMissingLanes) {
 
 TEST(EmulationChecks, DivergentBarrier) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({8});
+  auto out = at::zeros({8});
   expect_emulation_error([&] {
     launch("barrier_in_divergent_code", config(1, 8), barrier_in_divergent_code,
            global_ptr<float>(launch, out, "out"));
@@ -245,19 +245,19 @@ TEST(EmulationChecks, DivergentBarrier) {
 
 TEST(EmulationChecks, LaunchBeyondCudaLimits) {
   const EmulatedLaunch launch;
-  auto out = torch::zeros({2048});
+  auto out = at::zeros({2048});
   expect_emulation_error([&] {
-    launch("write_coordinates", config(1, 2048), write_coordinates, global_ptr<int64_t>(launch, out.to(torch::kLong), "out"));
-  }, "threads per block");
+    launch("write_coordinates", config(1, 2048), write_coordinates, global_ptr<int64_t>(launch, out.to(at::kLong), "out"));
+  }, "block dimension x is 2048");
   expect_emulation_error([&] {
-    launch("write_coordinates", config(0, 32), write_coordinates, global_ptr<int64_t>(launch, out.to(torch::kLong), "out"));
+    launch("write_coordinates", config(0, 32), write_coordinates, global_ptr<int64_t>(launch, out.to(at::kLong), "out"));
   }, "blocks along x");
 }
 
 TEST(EmulationChecks, WorkspaceIsPoisoned) {
   std::vector<std::vector<int64_t>> sizes;
   const EmulatedLaunch launch{&sizes};
-  auto w = launch.workspace({2, 3}, torch::kFloat);
+  auto w = launch.workspace({2, 3}, at::kFloat);
   EXPECT_TRUE(w.isnan().all().item<bool>());
   ASSERT_EQ(sizes.size(), 1u);
   EXPECT_EQ(sizes[0], (std::vector<int64_t>{2, 3}));

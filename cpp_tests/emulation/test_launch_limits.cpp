@@ -3,7 +3,7 @@
 // B=64, T=2000, S=500, C=5000: threads per block <= 1024, dynamic shared memory <= 48 KiB (no
 // kernel opts in), grid within CUDA's limits, and sizes beyond them rejected with a message.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include <cstdint>
 #include <string>

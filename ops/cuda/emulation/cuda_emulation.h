@@ -304,9 +304,13 @@ void emulate_grid(const char* kernel_name, const LaunchConfig& config, const Bod
     }
   };
   start_block();
+  // Whether to run another block is decided here, once, while every thread waits: threads that
+  // decided on their own could disagree and leave the others waiting at this barrier.
+  bool stop = false;
   std::barrier between_blocks(threads, [&]() noexcept {
     ++launch.block;
-    if (launch.block < blocks) start_block();
+    stop = launch.block >= blocks || launch.failed();
+    if (!stop) start_block();
   });
   auto worker = [&](int t) {
     threadIdx = dim3{static_cast<unsigned>(t % block.x),
@@ -314,9 +318,8 @@ void emulate_grid(const char* kernel_name, const LaunchConfig& config, const Bod
                      static_cast<unsigned>(t / (block.x * block.y))};
     blockDim = block;
     gridDim = grid;
-    while (true) {
+    while (!stop) {
       const int64_t b = launch.block;
-      if (b >= blocks || launch.failed()) break;
       blockIdx = dim3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
                       static_cast<unsigned>(b / (int64_t(grid.x) * grid.y))};
       context = ThreadContext{&launch, b, t, 0};
