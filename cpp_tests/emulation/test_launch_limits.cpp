@@ -11,6 +11,7 @@
 
 #include "ops/cuda/emulation/emulated_launch.h"
 #include "ops/cuda/arc_logprobs_host.h"
+#include "ops/cuda/mutual_information_host.h"
 
 namespace fast_rnnt {
 namespace {
@@ -39,6 +40,26 @@ TEST(LaunchLimits, ArcLogprobs) {
       EXPECT_GE(c.grid.x * (c.block.x / 32), rows) << "every row gets a warp";
     }
   }
+}
+
+TEST(LaunchLimits, Recursion) {
+  for (const Shape& s : kShapes) {
+    for (const bool modified : {false, true}) {
+      for (const bool with_grad : {false, true}) {
+        const RecursionLaunch c = recursion_launch(s.B, s.S, s.T, modified, with_grad);
+        expect_within_limits(launch_config("mutual_information", c));
+        EXPECT_EQ(c.threads % 32, 0) << "whole warps: the kernels shuffle with a full mask";
+        // Forward-only keeps two wave rows per sequence (defect 3: it kept every wave).
+        EXPECT_EQ(c.row_elements, s.B * 2 * (s.S + 3));
+        if (!with_grad) EXPECT_EQ(c.ratio_elements + c.share_elements, 0);
+      }
+    }
+  }
+}
+
+TEST(LaunchLimits, RecursionBatchBeyondTheGridIsRejected) {
+  const RecursionLaunch c = recursion_launch(int64_t(1) << 31, 10, 10, false, false);
+  EXPECT_THROW(launch_config("mutual_information", c), c10::Error);
 }
 
 // Defect 5 of issue 14: the block count was narrowed to dim3's unsigned int without a check.
