@@ -107,7 +107,7 @@ TEST(EmulatedRecursionEdges, SizesBeyondTheBlock) {
 TEST(EmulatedRecursionEdges, OneSequenceFiftyTimesLonger) {
   at::manual_seed(5);
   const int64_t S = 3, T = 150;
-  const auto boundary = at::tensor({0, 0, 1, 3, 0, 0, S, T, 0, 1, 2, 4}, at::kLong).view({3, 4});
+  const auto boundary = at::tensor(std::vector<int64_t>{0, 0, 1, 3, 0, 0, S, T, 0, 1, 2, 4}, at::kLong).view({3, 4});
   expect_emulation_matches_cpu(at::randn({3, S, T + 1}), at::randn({3, S + 1, T}), boundary);
   expect_emulation_matches_cpu(at::randn({3, S, T}), at::randn({3, S + 1, T}), boundary);
 }
