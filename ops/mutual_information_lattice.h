@@ -21,6 +21,7 @@
 // its relative accuracy. The forward pass has exp(smaller - larger) at hand, so q costs it one
 // division and the backward needs no exp.
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define FAST_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
@@ -30,12 +31,13 @@
 
 namespace fast_rnnt {
 
-// One sequence's sub-lattice: px/py already offset to (s_begin, t_begin).
-template <typename T>
+// One sequence's sub-lattice: px/py already offset to (s_begin, t_begin). Ptr: const T*, or
+// the CUDA kernels' GlobalPtr<const T> (a bounds-checked pointer under emulation).
+template <typename T, typename Ptr = const T*>
 struct SequenceLattice {
-  const T* px;
+  Ptr px;
   int64_t px_row;  // stride between rows s of px: T+1 (regular) or T (modified)
-  const T* py;
+  Ptr py;
   int64_t py_row;  // T
   int64_t S, T_;   // s_end - s_begin, t_end - t_begin
   bool modified;
@@ -70,8 +72,9 @@ struct SequenceOffsets {
   int64_t px, py, S, T;
 };
 
-FAST_RNNT_HOST_DEVICE SequenceOffsets sequence_offsets(const int64_t* boundary, int64_t b,
-                                                       int64_t S, int64_t T, bool modified) {
+template <typename BoundaryPtr>
+FAST_RNNT_HOST_DEVICE SequenceOffsets sequence_offsets(BoundaryPtr boundary, int64_t b, int64_t S,
+                                                       int64_t T, bool modified) {
   const int64_t px_row = modified ? T : T + 1;
   const int64_t s_begin = boundary ? boundary[4 * b] : 0;
   const int64_t t_begin = boundary ? boundary[4 * b + 1] : 0;
@@ -81,10 +84,10 @@ FAST_RNNT_HOST_DEVICE SequenceOffsets sequence_offsets(const int64_t* boundary, 
           s_end - s_begin, t_end - t_begin};
 }
 
-template <typename T>
-FAST_RNNT_HOST_DEVICE SequenceLattice<T> sequence_lattice(const T* px, const T* py,
-                                                          const SequenceOffsets& o, int64_t T_full,
-                                                          bool modified) {
+template <typename Ptr, typename T = std::remove_cv_t<std::remove_reference_t<decltype(Ptr()[0])>>>
+FAST_RNNT_HOST_DEVICE SequenceLattice<T, Ptr> sequence_lattice(Ptr px, Ptr py,
+                                                               const SequenceOffsets& o,
+                                                               int64_t T_full, bool modified) {
   return {px + o.px, modified ? T_full : T_full + 1, py + o.py, T_full, o.S, o.T, modified};
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "ops/cuda/device_api.cuh"
 #include "ops/cuda/mutual_information_launch.h"
 #include "ops/mutual_information_lattice.h"
 
@@ -68,19 +69,20 @@ __device__ __forceinline__ void split_occupancy(T occ, T q, T* x_share, T* y_sha
 // rows: (B, 2, width); ratios (kWithGrad): (B, waves, width), cell s of wave w at [w, s].
 template <typename T, bool kWithGrad>
 __global__ void __launch_bounds__(kMaxThreads)
-    mutual_information_forward_sweep(const T* px, const T* py, const int64_t* boundary, int64_t S,
-                                     int64_t T_, bool modified, int64_t waves, T* rows, T* ratios,
-                                     T* scores) {
+    mutual_information_forward_sweep(GlobalPtr<const T> px, GlobalPtr<const T> py,
+                                     GlobalPtr<const int64_t> boundary, int64_t S, int64_t T_,
+                                     bool modified, int64_t waves, GlobalPtr<T> rows,
+                                     GlobalPtr<T> ratios, GlobalPtr<T> scores) {
   __shared__ T warp_maxima[2][kMaxWarps];
   const int64_t b = blockIdx.x, width = wave_width(S);
   const SequenceOffsets o = sequence_offsets(boundary, b, S, T_, modified);
-  const SequenceLattice<T> q = sequence_lattice(px, py, o, T_, modified);
+  const auto q = sequence_lattice(px, py, o, T_, modified);
   if (!q.has_path()) {  // uniform across the block
     if (threadIdx.x == 0) scores[b] = neg_inf<T>();
     return;
   }
-  T* seq_rows = rows + b * 2 * width;
-  T* seq_ratios = kWithGrad ? ratios + b * waves * width : nullptr;
+  const GlobalPtr<T> seq_rows = rows + b * 2 * width;
+  const GlobalPtr<T> seq_ratios = kWithGrad ? ratios + b * waves * width : GlobalPtr<T>(nullptr);
   if (threadIdx.x == 0) {
     seq_rows[0] = neg_inf<T>();
     seq_rows[1] = 0;
@@ -92,8 +94,8 @@ __global__ void __launch_bounds__(kMaxThreads)
   const int64_t num_waves = q.num_waves();
   for (int64_t w = 1; w < num_waves; ++w) {
     const int64_t lo = q.first_row(w), hi = q.last_row(w);
-    const T* prev = seq_rows + ((w - 1) & 1) * width;
-    T* cur = seq_rows + (w & 1) * width;
+    const GlobalPtr<const T> prev = seq_rows + ((w - 1) & 1) * width;
+    const GlobalPtr<T> cur = seq_rows + (w & 1) * width;
     offset += shift;
     T largest = neg_inf<T>();
     for (int64_t s = lo + threadIdx.x; s <= hi; s += blockDim.x) {
@@ -127,19 +129,21 @@ __global__ void __launch_bounds__(kMaxThreads)
 // px_grad/py_grad zero-initialized, shaped like px/py.
 template <typename T>
 __global__ void __launch_bounds__(kMaxThreads)
-    mutual_information_backward_sweep(const int64_t* boundary, int64_t S, int64_t T_,
-                                      bool modified, int64_t waves, const T* ratios,
-                                      const T* scores, T* shares, T* px_grad, T* py_grad) {
+    mutual_information_backward_sweep(GlobalPtr<const int64_t> boundary, int64_t S, int64_t T_,
+                                      bool modified, int64_t waves, GlobalPtr<const T> ratios,
+                                      GlobalPtr<const T> scores, GlobalPtr<T> shares,
+                                      GlobalPtr<T> px_grad, GlobalPtr<T> py_grad) {
   const int64_t b = blockIdx.x, width = wave_width(S);
   const SequenceOffsets o = sequence_offsets(boundary, b, S, T_, modified);
   // Only the geometry is used, with the gradients as its px/py.
-  const SequenceLattice<T> q = sequence_lattice<T>(px_grad, py_grad, o, T_, modified);
+  const auto q = sequence_lattice(GlobalPtr<const T>(px_grad), GlobalPtr<const T>(py_grad), o, T_,
+                                  modified);
   if (!q.has_path() || scores[b] == neg_inf<T>()) return;  // uniform across the block
-  const T* seq_ratios = ratios + b * waves * width;
-  T* x_shares = shares + b * 4 * width;
-  T* y_shares = x_shares + 2 * width;
-  T* pxg = px_grad + o.px;
-  T* pyg = py_grad + o.py;
+  const GlobalPtr<const T> seq_ratios = ratios + b * waves * width;
+  const GlobalPtr<T> x_shares = shares + b * 4 * width;
+  const GlobalPtr<T> y_shares = x_shares + 2 * width;
+  const GlobalPtr<T> pxg = px_grad + o.px;
+  const GlobalPtr<T> pyg = py_grad + o.py;
   const int64_t num_waves = q.num_waves();
   // Past the last wave: all of the final cell's occupancy, arriving by its py arc.
   for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
@@ -149,10 +153,10 @@ __global__ void __launch_bounds__(kMaxThreads)
   __syncthreads();
   for (int64_t w = num_waves - 1; w >= 1; --w) {
     const int64_t lo = q.first_row(w), hi = q.last_row(w);
-    const T* x_next = x_shares + ((w + 1) & 1) * width;
-    const T* y_next = y_shares + ((w + 1) & 1) * width;
-    T* xs = x_shares + (w & 1) * width;
-    T* ys = y_shares + (w & 1) * width;
+    const GlobalPtr<const T> x_next = x_shares + ((w + 1) & 1) * width;
+    const GlobalPtr<const T> y_next = y_shares + ((w + 1) & 1) * width;
+    const GlobalPtr<T> xs = x_shares + (w & 1) * width;
+    const GlobalPtr<T> ys = y_shares + (w & 1) * width;
     for (int64_t s = lo + threadIdx.x; s <= hi; s += blockDim.x) {
       // Cell s leaves by its px arc into cell s+1 and by its py arc into cell s of wave w+1.
       T x_share, y_share;

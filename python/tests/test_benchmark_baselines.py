@@ -68,3 +68,12 @@ def test_full_and_pruned(seed):
         lambda: aten_baselines.rnnt_loss_pruned(pruned_logits, symbols, ranges, boundary),
         [pruned_logits],
     )
+
+
+def test_recursion_batch_sweep_reports_every_batch_size():
+    # The CUDA mode's batch sweep (issue 14, defect 6), exercised on the CPU with tiny sizes.
+    from fast_rnnt.benchmark import recursion
+
+    rows = recursion.batch_sweep(S=2, T=3, device=torch.device("cpu"), reps=1, batch_sizes=(1, 2))
+    assert list(rows) == ["B=1", "B=2"]
+    assert all(float(r["median ms"]) > 0 and float(r["ms per sequence"]) > 0 for r in rows.values())

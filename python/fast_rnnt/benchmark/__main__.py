@@ -45,7 +45,7 @@ def main(argv=None) -> None:
         if name == "durations" and args.nemo_python:
             suite_args += ["--nemo-python", args.nemo_python]
         if name == "recursion" and args.device != "cpu":
-            suite_args += ["--impl", "fast_rnnt"]  # the serial baseline is CPU code
+            suite_args += ["--impl", "fast_rnnt", "--batch-sweep"]  # the serial baseline is CPU code
         module.main(suite_args)
         print(f"({name}: {time.perf_counter() - start:.0f} s)", flush=True)
 

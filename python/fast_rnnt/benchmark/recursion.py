@@ -44,6 +44,9 @@ def main(argv=None):
     ap.add_argument("-S", type=int, default=100)
     ap.add_argument("-T", type=int, default=500)
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--batch-sweep", action="store_true",
+                    help="also time fast_rnnt at B=1, 2, 4, ..., 64 (the CUDA kernels run one block per "
+                         "sequence: below the SM count most of a GPU idles)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     g = torch.Generator().manual_seed(0)
@@ -80,6 +83,24 @@ def main(argv=None):
         grad_err = max((fr[i] - nr[i]).abs().max().item() for i in (1, 2))
         print(f"max relative difference of scores vs naive: {rel:.2e}; max abs difference of grads: {grad_err:.2e}")
     print_table(rows)
+    if args.batch_sweep:
+        print_table(batch_sweep(args.S, args.T, device, args.reps))
+
+
+def batch_sweep(S, T, device, reps, batch_sizes=(1, 2, 4, 8, 16, 32, 64)):
+    """fast_rnnt forward+backward time at each batch size, float32, (S, T) fixed."""
+    g = torch.Generator().manual_seed(1)
+    rows = {}
+    for B in batch_sizes:
+        px = torch.randn(B, S, T + 1, generator=g).to(device).requires_grad_()
+        py = torch.randn(B, S + 1, T, generator=g).to(device).requires_grad_()
+
+        def step():
+            fast_rnnt.mutual_information_recursion(px, py).sum().backward()
+
+        ms = median_time_ms(step, device, reps)
+        rows[f"B={B}"] = {"median ms": f"{ms:.2f}", "ms per sequence": f"{ms / B:.3f}"}
+    return rows
 
 
 if __name__ == "__main__":
