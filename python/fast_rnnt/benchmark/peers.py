@@ -1,0 +1,130 @@
+"""The transducer libraries the benchmarks time by name, and the one place that knows how to call
+each of them.
+
+- ``fast_rnnt``: this package.
+- ``fast_rnnt 1.3``: the released fast_rnnt 1.3 from PyPI, in its own interpreter (build it with
+  ``../shared/bench/build_fast_rnnt_1_3.sh DIR``; pass ``--fast-rnnt-1-3-python DIR/venv/bin/python``).
+
+Both import as ``fast_rnnt`` and take the same arguments by keyword, so every call below serves
+both; what differs is the interpreter a benchmark child runs in (`python_for`), and each child
+checks that it imported the library it was meant to time (`library`). This module imports only
+torch, so that the peer's interpreter loads it from the source tree.
+
+Results of the same inputs are compared across libraries with `compare`: loss values to a
+relative `LOSS_RTOL`, occupancies and gradients to an absolute `GRAD_ATOL` (both float32
+computations, each within about 1e-3 of float64 at these sizes).
+"""
+
+import argparse
+import sys
+from typing import Dict, Optional
+
+import torch
+
+OURS = "fast_rnnt"
+FAST_RNNT_1_3 = "fast_rnnt 1.3"
+PEERS = {FAST_RNNT_1_3: "1.3"}  # name -> the fast_rnnt.__version__ it must import
+LOSS_RTOL = 1e-5
+GRAD_ATOL = 5e-3
+BLANK = 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fast-rnnt-1-3-python", metavar="PATH",
+                        help="python of a venv with the released fast_rnnt 1.3 (../shared/bench/"
+                             "build_fast_rnnt_1_3.sh): adds it as the baseline 'fast_rnnt 1.3'")
+
+
+def available(args) -> list:
+    """Names of the libraries these arguments make available, ours first."""
+    return [OURS] + ([FAST_RNNT_1_3] if getattr(args, "fast_rnnt_1_3_python", None) else [])
+
+
+def python_for(name: str, args) -> str:
+    return args.fast_rnnt_1_3_python if name == FAST_RNNT_1_3 else sys.executable
+
+
+def library(name: str):
+    """The `fast_rnnt` module of this interpreter, checked to be library `name`."""
+    import fast_rnnt
+
+    version = fast_rnnt.__version__
+    if name in PEERS:
+        if version != PEERS[name]:
+            raise RuntimeError(f"{name}: this interpreter imports fast_rnnt {version} from {fast_rnnt.__file__}")
+    elif name == OURS:
+        if version in PEERS.values():
+            raise RuntimeError(f"{OURS}: this interpreter imports the released fast_rnnt {version}")
+    else:
+        raise ValueError(f"unknown library {name!r}")
+    return fast_rnnt
+
+
+# ---- the calls, each with every argument named ------------------------------------------------
+
+def recursion(lib, px, py, boundary=None):
+    return lib.mutual_information_recursion(px=px, py=py, boundary=boundary)
+
+
+def rnnt_loss(lib, logits, symbols, boundary):
+    return lib.rnnt_loss(logits=logits, symbols=symbols, termination_symbol=BLANK, boundary=boundary,
+                         reduction="sum")
+
+
+def rnnt_loss_simple(lib, lm, am, symbols, boundary):
+    return lib.rnnt_loss_simple(lm=lm, am=am, symbols=symbols, termination_symbol=BLANK, boundary=boundary,
+                                reduction="sum")
+
+
+def rnnt_loss_smoothed_with_grad(lib, lm, am, symbols, boundary, lm_only_scale, am_only_scale):
+    """(summed loss, (px_grad, py_grad))."""
+    return lib.rnnt_loss_smoothed(lm=lm, am=am, symbols=symbols, termination_symbol=BLANK,
+                                  lm_only_scale=lm_only_scale, am_only_scale=am_only_scale, boundary=boundary,
+                                  reduction="sum", return_grad=True)
+
+
+def get_rnnt_prune_ranges(lib, px_grad, py_grad, boundary, s_range):
+    return lib.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=s_range)
+
+
+def do_rnnt_pruning(lib, am, lm, ranges):
+    return lib.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
+
+
+def rnnt_loss_pruned(lib, logits, symbols, ranges, boundary):
+    return lib.rnnt_loss_pruned(logits=logits, symbols=symbols, ranges=ranges, termination_symbol=BLANK,
+                                boundary=boundary, reduction="sum")
+
+
+# ---- comparing the results of two libraries on the same inputs --------------------------------
+
+def compare(ours: Dict[str, torch.Tensor], theirs: Dict[str, torch.Tensor]) -> Optional[str]:
+    """None when every common entry agrees (floating: names starting with 'loss' to LOSS_RTOL,
+    the rest to GRAD_ATOL; integer: exactly), else what differs. Also None-safe on missing
+    entries: only the names both hold are compared."""
+    problems = []
+    for name in sorted(ours.keys() & theirs.keys()):
+        a, b = ours[name].double(), theirs[name].double()
+        if a.shape != b.shape:
+            problems.append(f"{name}: shapes {tuple(a.shape)} vs {tuple(b.shape)}")
+            continue
+        if not ours[name].is_floating_point():
+            if not torch.equal(a, b):
+                problems.append(f"{name}: {int((a != b).sum())} of {a.numel()} entries differ")
+            continue
+        diff = (a - b).abs().max().item() if a.numel() else 0.0
+        if name.startswith("loss"):
+            if not diff <= LOSS_RTOL * b.abs().max().item():
+                problems.append(f"{name}: {a.sum().item():.6g} vs {b.sum().item():.6g}")
+        elif not diff <= GRAD_ATOL:
+            problems.append(f"{name}: max abs difference {diff:.2e} > {GRAD_ATOL:.0e}")
+    return "; ".join(problems) or None
+
+
+def max_grad_difference(ours: Dict[str, torch.Tensor], theirs: Dict[str, torch.Tensor]) -> float:
+    """The largest absolute difference over the common floating entries that are not losses."""
+    diffs = [(ours[k].double() - theirs[k].double()).abs().max().item()
+             for k in ours.keys() & theirs.keys()
+             if ours[k].is_floating_point() and not k.startswith("loss") and ours[k].numel()
+             and ours[k].shape == theirs[k].shape]
+    return max(diffs, default=0.0)
