@@ -183,7 +183,7 @@ def main(argv=None):
                 [python, __file__, "--child", method, str(batch_size), "--num-classes", str(args.num_classes),
                  "--repeat", str(args.repeat), "--threads", str(args.threads), "--device", args.device,
                  "--save", path],
-                capture_output=True, text=True,
+                capture_output=True, text=True, env=peers.env_for(lib),
             )
             if proc.returncode != 0:
                 reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
@@ -198,7 +198,7 @@ def main(argv=None):
             if METHODS[method][2] == peers.FAST_RNNT_1_3 and ours in saved:
                 problem = peers.compare(saved[ours], saved[method])
                 agreement.append(f"B={batch_size} {method} vs {ours}: " + (f"DIFFER: {problem}" if problem else (
-                    f"same loss, gradients within {peers.max_grad_difference(saved[ours], saved[method]):.1e}")))
+                    f"same loss, gradients within {peers.max_grad_difference(saved[ours], saved[method]):.1e} of their largest magnitude")))
     tmp.cleanup()
     for line in agreement:
         print(line)

@@ -178,6 +178,7 @@ def part_times(impl, batch_size, quantile, iters, device, save, ranges_from=None
     ms, saved = {}, {}
     ms[PARTS[0]], _ = _median_ms(smoothed_part, [lm, am], iters, device)
     # Once more for the results: fast_rnnt 1.3's backward scales the returned occupancies in place.
+    lm.grad = am.grad = None
     saved["loss_smoothed"], (px_grad, py_grad) = smoothed()
     px_grad, py_grad = px_grad.clone(), py_grad.clone()
     saved["loss_smoothed"].backward()
@@ -221,7 +222,7 @@ def run_child(mode, method, batch_size, quantile, args, save=None, ranges_from=N
         cmd += ["--save", save]
     if ranges_from:
         cmd += ["--ranges-from", ranges_from]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=peers.env_for(method))
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         reason = lines[-1] if lines else f"exit {proc.returncode}"
@@ -293,7 +294,7 @@ def print_parts(args):
                     ra, rb = a.pop("ranges")[..., 0], b.pop("ranges")[..., 0]
                     problem = peers.compare(a, b)
                     print(f"{'':>13} | fast_rnnt 1.3 vs fast_rnnt: " + (f"DIFFER: {problem}" if problem else (
-                        f"same losses, occupancies and gradients within {peers.max_grad_difference(a, b):.1e}"))
+                        f"same losses, occupancies and gradients within {peers.max_grad_difference(a, b):.1e} of their largest magnitude"))
                           + f"; own prune ranges: {int((ra != rb).sum())} of {ra.numel()} windows start elsewhere "
                           f"(max {int((ra - rb).abs().max())}); pruning and pruned loss ran on fast_rnnt's")
 

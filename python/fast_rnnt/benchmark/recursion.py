@@ -109,7 +109,7 @@ def main(argv=None):
             path = os.path.join(tmp, f"{i}.pt")
             python = sys.executable if impl == NAIVE else peers.python_for(impl, args)
             proc = subprocess.run([python, os.path.abspath(__file__), "--child", impl, "--save", path] + flags,
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, env=peers.env_for(impl))
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines()
                 print(f"  ({impl} skipped: {lines[-1] if lines else f'exit {proc.returncode}'})")
@@ -123,7 +123,7 @@ def main(argv=None):
         if impl != peers.OURS and peers.OURS in saved:
             problem = peers.compare(saved[peers.OURS], saved[impl])
             row["same results"] = "no: " + problem if problem else (
-                f"yes (grads within {peers.max_grad_difference(saved[peers.OURS], saved[impl]):.1e})")
+                f"yes (grads within {peers.max_grad_difference(saved[peers.OURS], saved[impl]):.1e} of their largest magnitude)")
     print_table(rows)
 
 
