@@ -7,3 +7,4 @@
 #include "fast_rnnt/arc_logprobs.h"
 #include "fast_rnnt/pruned.h"
 #include "fast_rnnt/rnnt_loss.h"
+#include "fast_rnnt/scale_grad.h"

@@ -69,3 +69,8 @@ def _(logits, symbols, termination_symbol, use_hat_loss, normalizer, symbol_grad
     _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
     torch._check(normalizer.shape == logits.shape[:3], lambda: "_arc_logprobs_backward: expected normalizer of shape (B, T, K)")
     return logits.new_empty(logits.shape)
+
+
+@torch.library.register_fake("fast_rnnt::_scale_grad")
+def _(x, scale):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
