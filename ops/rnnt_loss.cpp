@@ -39,7 +39,6 @@ double smallest_normal(at::ScalarType t) {
 struct SimpleParts {
   Tensor lm_max, am_max;      // (B, S+1, 1), (B, T, 1), detached shifts
   Tensor lm_probs, am_probs;  // exp(lm - lm_max), exp(am - am_max)
-  Tensor normalizers;         // (B, S+1, T): logsumexp_c(lm[b, s, c] + am[b, t, c])
   Tensor px_am, px_lm;        // (B, S, T): am[b, t, symbols[b, s]]; (B, S, 1): lm[b, s, symbols[b, s]]
   Tensor py_am, py_lm;        // (B, 1, T): am[b, t, blank]; (B, S+1, 1): lm[b, s, blank]
 };
@@ -52,23 +51,28 @@ SimpleParts simple_parts(const Tensor& lm, const Tensor& am, const Tensor& symbo
   // A row masked entirely (all -inf) shifts by 0, as torch.logsumexp: its probabilities are 0
   // (no arcs, zero gradient), not exp(-inf - -inf) = NaN.
   auto finite_max = [](const Tensor& x) {
-    const Tensor m = std::get<0>(x.detach().max(2, /*keepdim=*/true));
+    const Tensor m = x.detach().amax(2, /*keepdim=*/true);
     return m.masked_fill(m.isinf(), 0.0);
   };
   p.lm_max = finite_max(lm);
   p.am_max = finite_max(am);
   p.lm_probs = (lm - p.lm_max).exp();
   p.am_probs = (am - p.am_max).exp();
-  p.normalizers = (at::matmul(p.lm_probs, p.am_probs.transpose(1, 2)) +
-                   smallest_normal(lm.scalar_type()))
-                      .log() +
-                  p.lm_max + p.am_max.transpose(1, 2);
-  // (B, T, S) gather from am, no (B, S, T, C) tensor in forward or backward.
-  p.px_am = am.gather(2, symbols.unsqueeze(1).expand_symint({n.B, n.T, n.S})).transpose(1, 2);
+  // One (B, T, S+1) gather from am for the symbols and the blank (column S): no (B, S, T, C)
+  // tensor in forward or backward, and one scatter into am's gradient.
+  const Tensor padded =
+      at::cat({symbols, at::full_symint({n.B, 1}, termination_symbol, symbols.options())}, 1);
+  const Tensor am_arcs = am.gather(2, padded.unsqueeze(1).expand_symint({n.B, n.T, n.S + 1}));
+  p.px_am = am_arcs.narrow_symint(2, 0, n.S).transpose(1, 2);
+  p.py_am = am_arcs.narrow_symint(2, n.S, 1).transpose(1, 2);
   p.px_lm = lm.narrow_symint(1, 0, n.S).gather(2, symbols.unsqueeze(2));
-  p.py_am = am.select(2, termination_symbol).unsqueeze(1);
   p.py_lm = lm.select(2, termination_symbol).unsqueeze(2);
   return p;
+}
+
+// log sum_c rows[b, r, c] * am_probs[b, t, c]: (B, R, T), one batched product.
+Tensor log_row_sums(const Tensor& rows, const Tensor& am_probs) {
+  return (at::matmul(rows, am_probs.transpose(1, 2)) + smallest_normal(rows.scalar_type())).log();
 }
 
 std::tuple<Tensor, Tensor> simple_logprobs(const char* op, const Tensor& lm, const Tensor& am,
@@ -77,12 +81,23 @@ std::tuple<Tensor, Tensor> simple_logprobs(const char* op, const Tensor& lm, con
                                            double fastemit_lambda = 0.0) {
   const LatticeSizes n = check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
   const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
-  Tensor px = p.px_am + p.px_lm - p.normalizers.narrow_symint(1, 0, n.S);
-  Tensor py = p.py_am + p.py_lm - p.normalizers;
+  // (B, S+1, T): logsumexp_c(lm[b, s, c] + am[b, t, c])
+  const Tensor normalizers =
+      log_row_sums(p.lm_probs, p.am_probs) + p.lm_max + p.am_max.transpose(1, 2);
+  Tensor px = p.px_am + p.px_lm - normalizers.narrow_symint(1, 0, n.S);
+  Tensor py = p.py_am + p.py_lm - normalizers;
   return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
                           boundary);
 }
 
+// The smoothed log-probabilities interpolate three normalized ones with weights j, l, a:
+//   joint   px_am + px_lm - (L + lm_max + am_max'),  L = log sum_c lm_probs am_probs
+//   LM-only px_lm - lm_only_norm,                    log_softmax(lm[b, s])
+//   AM-only px_am + log_unigram[symbol] - (La + am_max'), La = log sum_c unigram am_probs
+// (py alike with the blank). Collected by shape, each is
+//   (j + a) * px_am - j * L  +  row (B, S, 1)  +  column (B, 1, T),
+// so the lattice-sized work is three passes for each of px and py, and La is one more row of
+// the joint product.
 std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, const Tensor& am,
                                              const Tensor& symbols, int64_t termination_symbol,
                                              double lm_only_scale, double am_only_scale,
@@ -99,26 +114,24 @@ std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, c
   const Tensor lm_only_norm = lm_sum.log() + p.lm_max;                          // (B, S+1, 1)
   // AM-only: log_softmax(am[b, t] + log(unigram)), unigram = mean_{b,s} softmax(lm[b, s]).
   const Tensor unigram = (p.lm_probs / lm_sum).mean({0, 1}) + tiny;             // (C,)
-  const Tensor am_only_norm =
-      (at::matmul(p.am_probs, unigram).clamp_min(tiny).log().unsqueeze(2) + p.am_max)
-          .transpose(1, 2);  // (B, 1, T)
   const Tensor log_unigram = unigram.log();
+  const Tensor sums = log_row_sums(
+      at::cat({p.lm_probs, unigram.expand_symint({n.B, 1, lm.sym_size(2)})}, 1), p.am_probs);
+  const Tensor joint = sums.narrow_symint(1, 0, n.S + 1);   // L: (B, S+1, T)
+  const Tensor am_only = sums.narrow_symint(1, n.S + 1, 1);  // La: (B, 1, T)
 
-  const Tensor px_joint = p.px_am + p.px_lm - p.normalizers.narrow_symint(1, 0, n.S);  // (B,S,T)
-  const Tensor px_lm_only = p.px_lm - lm_only_norm.narrow_symint(1, 0, n.S);          // (B,S,1)
-  const Tensor px_am_only =
-      p.px_am + log_unigram.index_select(0, symbols.reshape(-1)).view_symint({n.B, n.S, 1}) -
-      am_only_norm;                                                                    // (B,S,T)
-  const Tensor py_joint = p.py_am + p.py_lm - p.normalizers;                           // (B,S+1,T)
-  const Tensor py_lm_only = p.py_lm - lm_only_norm;                                    // (B,S+1,1)
-  const Tensor py_am_only = p.py_am + log_unigram.select(0, termination_symbol) - am_only_norm;
-
-  const double joint_scale = 1.0 - lm_only_scale - am_only_scale;
+  const double j = 1.0 - lm_only_scale - am_only_scale;
   // Zero scales would turn -inf weights into NaN (as k2).
-  const double lm_scale = lm_only_scale == 0.0 ? 1e-20 : lm_only_scale;
-  const double am_scale = am_only_scale == 0.0 ? 1e-20 : am_only_scale;
-  Tensor px = px_joint * joint_scale + px_lm_only * lm_scale + px_am_only * am_scale;
-  Tensor py = py_joint * joint_scale + py_lm_only * lm_scale + py_am_only * am_scale;
+  const double l = lm_only_scale == 0.0 ? 1e-20 : lm_only_scale;
+  const double a = am_only_scale == 0.0 ? 1e-20 : am_only_scale;
+  const Tensor column = p.am_max.transpose(1, 2) * -(j + a) - am_only * a;  // (B, 1, T)
+  const Tensor row_y = p.py_lm * (j + l) - p.lm_max * j - lm_only_norm * l +
+                       log_unigram.select(0, termination_symbol) * a;  // (B, S+1, 1)
+  const Tensor row_x =
+      (p.px_lm * (j + l) - (p.lm_max * j + lm_only_norm * l).narrow_symint(1, 0, n.S) +
+       log_unigram.index_select(0, symbols.reshape(-1)).view_symint({n.B, n.S, 1}) * a);
+  Tensor px = at::add(at::add(row_x + column, p.px_am, j + a), joint.narrow_symint(1, 0, n.S), -j);
+  Tensor py = at::add(at::add(row_y + column, p.py_am, j + a), joint, -j);
   return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
                           boundary);
 }

@@ -77,3 +77,41 @@ def test_recursion_batch_sweep_reports_every_batch_size():
     rows = recursion.batch_sweep(S=2, T=3, device=torch.device("cpu"), reps=1, batch_sizes=(1, 2))
     assert list(rows) == ["B=1", "B=2"]
     assert all(float(r["median ms"]) > 0 and float(r["ms per sequence"]) > 0 for r in rows.values())
+
+
+def test_peers_library_and_compare():
+    """The named-baseline plumbing: each benchmark child checks that it imported the library it
+    times, and results of two libraries are compared to the stated tolerances."""
+    from fast_rnnt.benchmark import peers
+
+    assert peers.library(peers.OURS) is fast_rnnt
+    with pytest.raises(RuntimeError, match="fast_rnnt 1.3: this interpreter imports fast_rnnt"):
+        peers.library(peers.FAST_RNNT_1_3)
+    ours = {"loss": torch.tensor(1000.0), "px_grad": torch.zeros(2, 3), "ranges": torch.arange(4)}
+    assert peers.compare(ours, dict(ours)) is None
+    close = {"loss": torch.tensor(1000.0 * (1 + peers.LOSS_RTOL / 2)), "px_grad": torch.full((2, 3), peers.GRAD_TOL / 2),
+             "ranges": torch.arange(4)}
+    assert peers.compare(ours, close) is None
+    assert peers.max_grad_difference(ours, close) == pytest.approx(peers.GRAD_TOL / 2)
+    far = {"loss": torch.tensor(1000.0 * (1 + 2 * peers.LOSS_RTOL)), "px_grad": torch.full((2, 3), 2 * peers.GRAD_TOL),
+           "ranges": torch.tensor([0, 1, 2, 4])}
+    # Gradients are compared relative to their largest magnitude (at least 1).
+    assert peers.compare({"g": torch.tensor([400.0])}, {"g": torch.tensor([400.0 * (1 + peers.GRAD_TOL / 2)])}) is None
+    problem = peers.compare(ours, far)
+    assert "loss" in problem and "px_grad: max abs difference" in problem and "ranges: 1 of 4 entries differ" in problem
+
+
+def test_peer_calls_match_positional_api():
+    """peers' keyword calls are the library's own functions: same values as the positional calls."""
+    from fast_rnnt.benchmark import peers
+
+    lm, am, symbols, boundary = ragged_batch(0)
+    loss, (px_grad, py_grad) = peers.rnnt_loss_smoothed_with_grad(fast_rnnt, lm, am, symbols, boundary, 0.25, 0.0)
+    expected, (px_ref, py_ref) = fast_rnnt.rnnt_loss_smoothed(lm, am, symbols, 0, 0.25, 0.0, boundary,
+                                                              reduction="sum", return_grad=True)
+    torch.testing.assert_close(loss, expected)
+    ranges = peers.get_rnnt_prune_ranges(fast_rnnt, px_grad, py_grad, boundary, 3)
+    torch.testing.assert_close(ranges, fast_rnnt.get_rnnt_prune_ranges(px_ref, py_ref, boundary, 3))
+    logits = torch.randn(am.size(0), am.size(1), 3, am.size(2), dtype=torch.float64)
+    torch.testing.assert_close(peers.rnnt_loss_pruned(fast_rnnt, logits, symbols, ranges, boundary),
+                               fast_rnnt.rnnt_loss_pruned(logits, symbols, ranges, 0, boundary, reduction="sum"))
