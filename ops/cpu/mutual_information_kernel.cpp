@@ -179,6 +179,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run(const at::Tensor& px_in, cons
   const MutualInformationSizes n = check_mutual_information_inputs(
       with_grad ? kWithGradOpName : kOpName, px_in, py_in, boundary);
   TORCH_INTERNAL_ASSERT(px_in.device().is_cpu());
+  if (n.B == 0) {  // contiguous, like every other path (contiguous() keeps an empty's strides)
+    return {at::empty({0}, px_in.options()),
+            with_grad ? at::empty(px_in.sizes(), px_in.options()) : at::Tensor(),
+            with_grad ? at::empty(py_in.sizes(), py_in.options()) : at::Tensor()};
+  }
   const at::Tensor px = compute_copy(px_in), py = compute_copy(py_in);
   at::Tensor scores = at::empty({n.B}, px.options());
   at::Tensor px_grad, py_grad;
