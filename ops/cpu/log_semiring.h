@@ -16,13 +16,20 @@ inline int64_t padded(int64_t n) { return (n + kMaxLanes - 1) / kMaxLanes * kMax
 
 template <typename T>
 struct LogSemiringKernels {
-  // out[i] = log(exp(left[i] + x[i]) + exp(down[i] + y[i])); -inf when both terms are -inf.
-  void (*log_add_wave)(int64_t n, const T* left, const T* x, const T* down, const T* y, T* out);
-  // The share of cell i's occupancy that arrives by each of its two arcs:
-  //   x_occ[i] = occ[i] * exp(left[i] + x[i] - p[i]),  y_occ[i] = occ[i] * exp(down[i] + y[i] - p[i]),
-  // both 0 where p[i] == -inf (an unreachable cell carries no occupancy).
-  void (*split_occupancy_wave)(int64_t n, const T* left, const T* x, const T* down, const T* y,
-                               const T* p, const T* occ, T* x_occ, T* y_occ);
+  // One forward wave, relative to the previous wave's largest value `shift`:
+  //   out[i] = log(exp(left[i] + x[i]) + exp(down[i] + y[i])) - shift,
+  // -inf where both terms are -inf, NaN where either is NaN. When q is not null it also saves
+  //   q[i] = exp((left[i] + x[i]) - (down[i] + y[i]))   (1 where both terms are -inf),
+  // by which the backward splits the cell's occupancy (mutual_information_lattice.h).
+  // Returns the largest finite out[i], i < n, or -inf if there is none.
+  T (*log_add_wave)(int64_t n, const T* left, const T* x, const T* down, const T* y, T shift,
+                    T* out, T* q);
+  // One backward wave: cell i's occupancy occ = x_in[i] + y_in[i] (what its two outgoing arcs
+  // carry back from the next wave) split between its incoming arcs by q[i]:
+  //   x_occ = occ * q / (1 + q) where q <= 1, else occ minus y_occ;
+  //   y_occ = occ / (1 + q) where q > 1, else occ minus x_occ.
+  void (*split_occupancy_wave)(int64_t n, const T* x_in, const T* y_in, const T* q, T* x_occ,
+                               T* y_occ);
 };
 
 namespace isa_default {

@@ -14,36 +14,60 @@ namespace {
 
 using at::vec::Vectorized;
 
-template <typename T>
-void log_add_wave(int64_t n, const T* left, const T* x, const T* down, const T* y, T* out) {
+template <typename T, bool kSaveRatio>
+T log_add_wave(int64_t n, const T* left, const T* x, const T* down, const T* y, T shift, T* out,
+               T* q) {
   using Vec = Vectorized<T>;
   const Vec neg_inf(-std::numeric_limits<T>::infinity());
+  const Vec zero(0), one(1), vshift(shift), vn(static_cast<T>(n));
   static_assert(kMaxLanes % Vec::size() == 0);
+  Vec vmax = neg_inf;
   for (int64_t i = 0; i < n; i += Vec::size()) {  // whole vectors: see kMaxLanes
     const Vec a = Vec::loadu(left + i) + Vec::loadu(x + i);
     const Vec b = Vec::loadu(down + i) + Vec::loadu(y + i);
+    // maximum/minimum propagate NaN, so a NaN term gives a NaN cell.
     const Vec hi = at::vec::maximum(a, b);
     const Vec lo = at::vec::minimum(a, b);
-    const Vec sum = hi + (lo - hi).exp().log1p();
     // hi == -inf: both terms impossible; (lo - hi) would be NaN.
-    Vec::blendv(sum, neg_inf, hi == neg_inf).store(out + i);
+    const Vec dead = hi == neg_inf;
+    const Vec e = (lo - hi).exp();
+    const Vec sum = Vec::blendv((hi - vshift) + e.log1p(), neg_inf, dead);
+    sum.store(out + i);
+    if constexpr (kSaveRatio) {
+      // exp(a - b): e where a is the smaller term, 1 / e where it is the larger.
+      Vec::blendv(Vec::blendv(one / e, e, a <= b), one, dead).store(q + i);
+    }
+    Vec finite = (sum - sum) == zero;  // false for +-inf and NaN
+    if (i + Vec::size() > n) finite = finite & (Vec::arange(static_cast<T>(i), 1) < vn);
+    vmax = at::vec::maximum(vmax, Vec::blendv(neg_inf, sum, finite));
   }
+  T lanes[Vec::size()];
+  vmax.store(lanes);
+  T m = lanes[0];
+  for (int k = 1; k < Vec::size(); ++k) m = lanes[k] > m ? lanes[k] : m;
+  return m;
 }
 
 template <typename T>
-void split_occupancy_wave(int64_t n, const T* left, const T* x, const T* down, const T* y,
-                          const T* p, const T* occ, T* x_occ, T* y_occ) {
+T log_add_wave_dispatch(int64_t n, const T* left, const T* x, const T* down, const T* y, T shift,
+                        T* out, T* q) {
+  return q ? log_add_wave<T, true>(n, left, x, down, y, shift, out, q)
+           : log_add_wave<T, false>(n, left, x, down, y, shift, out, q);
+}
+
+template <typename T>
+void split_occupancy_wave(int64_t n, const T* x_in, const T* y_in, const T* q, T* x_occ,
+                          T* y_occ) {
   using Vec = Vectorized<T>;
-  const Vec neg_inf(-std::numeric_limits<T>::infinity());
-  const Vec zero(0);
+  const Vec one(1);
   for (int64_t i = 0; i < n; i += Vec::size()) {  // whole vectors: see kMaxLanes
-    const Vec pi = Vec::loadu(p + i);
-    const Vec oi = Vec::loadu(occ + i);
-    const Vec dead = pi == neg_inf;
-    const Vec xo = oi * (Vec::loadu(left + i) + Vec::loadu(x + i) - pi).exp();
-    const Vec yo = oi * (Vec::loadu(down + i) + Vec::loadu(y + i) - pi).exp();
-    Vec::blendv(xo, zero, dead).store(x_occ + i);
-    Vec::blendv(yo, zero, dead).store(y_occ + i);
+    const Vec occ = Vec::loadu(x_in + i) + Vec::loadu(y_in + i);
+    const Vec qi = Vec::loadu(q + i);
+    const Vec y_part = occ / (one + qi);  // the py share, accurate where it is the smaller
+    const Vec x_part = y_part * qi;       // the px share, accurate where it is the smaller
+    const Vec x_small = qi <= one;        // false for NaN: both shares NaN then
+    Vec::blendv(occ - y_part, x_part, x_small).store(x_occ + i);
+    Vec::blendv(y_part, occ - x_part, x_small).store(y_occ + i);
   }
 }
 
@@ -51,7 +75,7 @@ void split_occupancy_wave(int64_t n, const T* left, const T* x, const T* down, c
 
 template <typename T>
 LogSemiringKernels<T> log_semiring_kernels() {
-  return {&log_add_wave<T>, &split_occupancy_wave<T>};
+  return {&log_add_wave_dispatch<T>, &split_occupancy_wave<T>};
 }
 
 template LogSemiringKernels<float> log_semiring_kernels<float>();

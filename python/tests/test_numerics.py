@@ -20,6 +20,64 @@ def test_long_sequence_float32_agrees_with_float64(device):
     torch.testing.assert_close(px_grad.double(), px_grad64, rtol=0, atol=1e-3)
 
 
+def _frame_mass(px_grad, py_grad, modified, S_b, T_b):
+    """Occupancy crossing each frame t < T_b: exactly 1 for every frame of a valid lattice (each
+    alignment crosses every frame once: by a blank arc, or on the modified lattice by either)."""
+    mass = py_grad[:S_b + 1, :T_b].sum(0)
+    return mass + px_grad[:S_b, :T_b].sum(0) if modified else mass
+
+
+# fast_rnnt 1.3 in float32 against float64 at this size: max abs error of px.grad / py.grad,
+# the smaller of issue 12's figures and ours on exactly these inputs (regular 1.9e-4 / 2.3e-4,
+# modified 1.2e-4 / 1.2e-4). Ours must be no worse (measured: 6.0e-5 / 7.2e-5 regular,
+# 1.3e-5 / 1.4e-5 modified), and the occupancy of every frame must stay 1 within 1e-5
+# (fast_rnnt 1.3: 1.4e-6 / 2.1e-6; ours 2.0e-6 / 2.5e-6; before the mass-conserving split 1.5e-3).
+PEER_GRAD_ERROR = {False: (1.7e-4, 1.8e-4), True: (1.17e-4, 1.22e-4)}
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_float32_gradients_conserve_mass_at_scale(device, modified):
+    g = torch.Generator().manual_seed(0)
+    B, S, T = 2, 400, 2000
+    px = torch.randn(B, S, T if modified else T + 1, generator=g, dtype=torch.float64)
+    py = torch.randn(B, S + 1, T, generator=g, dtype=torch.float64)
+    lengths = [(S, T), (300, 1500)]
+    boundary = torch.tensor([[0, 0, s, t] for s, t in lengths])
+    grads = {}
+    for dtype in (torch.float64, torch.float32):
+        a = px.to(device, dtype).detach().requires_grad_()
+        b = py.to(device, dtype).detach().requires_grad_()
+        fast_rnnt.mutual_information_recursion(a, b, boundary.to(device)).sum().backward()
+        grads[dtype] = (a.grad.double().cpu(), b.grad.double().cpu())
+    for got, want, bound in zip(grads[torch.float32], grads[torch.float64], PEER_GRAD_ERROR[modified]):
+        assert (got - want).abs().max().item() <= bound
+    for n, (S_b, T_b) in enumerate(lengths):
+        mass = _frame_mass(grads[torch.float32][0][n], grads[torch.float32][1][n], modified, S_b, T_b)
+        assert (mass - 1).abs().max().item() < 1e-5
+
+
+def test_full_loss_float32_gradient_on_a_librispeech_bucket(device):
+    # A B=8 bucket of LibriSpeech train-clean-100 shapes: T=402 frames, U=68-69 tokens, C=500.
+    # fast_rnnt 1.3: max abs error of the logits gradient 2.3e-4 (issue 12); ours must be no
+    # worse, and the gradient's total absolute mass within 1e-5 relative of float64's.
+    g = torch.Generator().manual_seed(0)
+    B, T, C = 8, 402, 500
+    U = torch.tensor([68, 68, 69, 69, 69, 69, 69, 69])
+    logits = torch.randn(B, T, int(U.max()) + 1, C, generator=g, dtype=torch.float64)
+    symbols = torch.randint(1, C, (B, int(U.max())), generator=g)
+    boundary = torch.stack([torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.long),
+                            U, torch.full((B,), T)], 1)
+    grads = {}
+    for dtype in (torch.float64, torch.float32):
+        x = logits.to(device, dtype).detach().requires_grad_()
+        fast_rnnt.rnnt_loss(x, symbols.to(device), 0, boundary.to(device), reduction="sum").backward()
+        grads[dtype] = x.grad.double().cpu()
+        del x
+    assert (grads[torch.float32] - grads[torch.float64]).abs().max().item() <= 2.3e-4
+    mass32, mass64 = grads[torch.float32].abs().sum().item(), grads[torch.float64].abs().sum().item()
+    assert abs(mass32 - mass64) <= 1e-5 * mass64
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_large_magnitudes_and_masked_arcs(device, dtype):
     g = torch.Generator().manual_seed(1)
@@ -36,10 +94,13 @@ def test_large_magnitudes_and_masked_arcs(device, dtype):
     assert px_grad[0, :, ::2].abs().sum() == 0
 
 
-def test_nan_propagates_without_crash(device):
+# (1, 2): the other term of the cell is finite; (0, 0): cell (1, 0) has no py arc, so the NaN
+# meets a -inf partner and must not be dropped as the smaller term.
+@pytest.mark.parametrize("where", [(1, 2), (0, 0)])
+def test_nan_propagates_without_crash(device, where):
     px = torch.randn(2, 3, 5, device=device)
     py = torch.randn(2, 4, 4, device=device)
-    px[0, 1, 2] = float("nan")
+    px[(0,) + where] = float("nan")
     scores, (px_grad, _) = fast_rnnt.mutual_information_recursion(px, py, return_grad=True)
     assert torch.isnan(scores[0]) and torch.isfinite(scores[1])
     assert torch.isfinite(px_grad[1]).all()
