@@ -7,3 +7,5 @@
 #include "fast_rnnt/arc_logprobs.h"
 #include "fast_rnnt/pruned.h"
 #include "fast_rnnt/rnnt_loss.h"
+#include "fast_rnnt/duration_lattice.h"
+#include "fast_rnnt/tdt_loss.h"

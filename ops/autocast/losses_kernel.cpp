@@ -44,12 +44,15 @@ constexpr const char* kFloat32Ops[] = {
     "rnnt_loss_simple",            "rnnt_loss_simple_with_grad",
     "get_rnnt_logprobs_smoothed",  "rnnt_loss_smoothed",
     "rnnt_loss_smoothed_with_grad",
+    "duration_lattice",
 };
 constexpr const char* kAsIsOps[] = {
     "get_rnnt_logprobs_joint",
     "rnnt_loss",
     "get_rnnt_logprobs_pruned",
     "rnnt_loss_pruned",
+    "tdt_loss",
+    "multiblank_rnnt_loss",
 };
 
 void register_autocast(torch::Library& m) {

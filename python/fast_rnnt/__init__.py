@@ -17,6 +17,7 @@ from .rnnt_loss import (
     rnnt_loss_smoothed,
 )
 from .pruned import do_rnnt_pruning, get_rnnt_logprobs_pruned, get_rnnt_prune_ranges, rnnt_loss_pruned
+from .tdt_loss import duration_arc_logprobs, duration_lattice, multiblank_rnnt_loss, tdt_loss
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,8 @@ __all__ = [
     "arc_logprobs",
     "cmake_prefix_path",
     "do_rnnt_pruning",
+    "duration_arc_logprobs",
+    "duration_lattice",
     "get_rnnt_logprobs",
     "get_rnnt_logprobs_joint",
     "get_rnnt_logprobs_pruned",
@@ -32,10 +35,12 @@ __all__ = [
     "get_rnnt_prune_ranges",
     "joint_mutual_information_recursion",
     "library_path",
+    "multiblank_rnnt_loss",
     "mutual_information_recursion",
     "rnnt_loss",
     "rnnt_loss_pruned",
     "rnnt_loss_simple",
     "rnnt_loss_smoothed",
+    "tdt_loss",
     "with_cuda",
 ]

@@ -69,3 +69,55 @@ def _(logits, symbols, termination_symbol, use_hat_loss, normalizer, symbol_grad
     _check_arc_logprobs_shapes(logits, symbols, termination_symbol, use_hat_loss)
     torch._check(normalizer.shape == logits.shape[:3], lambda: "_arc_logprobs_backward: expected normalizer of shape (B, T, K)")
     return logits.new_empty(logits.shape)
+
+
+def _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_durations) -> None:
+    torch._check(symbol_w.dim() == 4, lambda: "duration_lattice: expected symbol_w of shape (B, T, S+1, Ns)")
+    torch._check(blank_w.dim() == 4, lambda: "duration_lattice: expected blank_w of shape (B, T, S+1, Nb)")
+    torch._check(symbol_w.shape[:3] == blank_w.shape[:3], lambda: "duration_lattice: symbol_w and blank_w differ in (B, T, S+1)")
+    torch._check(symbol_w.size(3) == len(symbol_durations), lambda: "duration_lattice: one symbol duration per column of symbol_w")
+    torch._check(blank_w.size(3) == len(blank_durations), lambda: "duration_lattice: one blank duration per column of blank_w")
+
+
+@torch.library.register_fake("fast_rnnt::duration_lattice")
+def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary=None, fastemit_lambda=0.0):
+    _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_durations)
+    return symbol_w.new_empty(symbol_w.size(0))
+
+
+@torch.library.register_fake("fast_rnnt::_duration_lattice_backward")
+def _(symbol_w, blank_w, symbol_durations, blank_durations, boundary, ans_grad, fastemit_lambda):
+    _check_duration_lattice_shapes(symbol_w, blank_w, symbol_durations, blank_durations)
+    return symbol_w.new_empty(symbol_w.shape), blank_w.new_empty(blank_w.shape)
+
+
+def _duration_arc_shapes(logits, symbols, blanks, num_durations):
+    torch._check(logits.dim() == 4, lambda: "duration_arc_logprobs: expected logits of shape (B, T, K, C + D)")
+    torch._check(tuple(symbols.shape) == tuple(logits.shape[:3]), lambda: "duration_arc_logprobs: expected symbols of shape (B, T, K)")
+    torch._check(logits.size(3) > num_durations, lambda: "duration_arc_logprobs: expected logits.size(3) > num_durations")
+    rows = tuple(logits.shape[:3])
+    if num_durations > 0:
+        return rows + (num_durations,), rows + (num_durations - 1,)
+    return rows + (1,), rows + (len(blanks),)
+
+
+@torch.library.register_fake("fast_rnnt::duration_arc_logprobs")
+def _(logits, symbols, blanks, num_durations, sigma=0.0):
+    sym_shape, blank_shape = _duration_arc_shapes(logits, symbols, blanks, num_durations)
+    dtype = _arc_output_dtype(logits)
+    return logits.new_empty(sym_shape, dtype=dtype), logits.new_empty(blank_shape, dtype=dtype)
+
+
+@torch.library.register_fake("fast_rnnt::_duration_arc_logprobs_forward")
+def _(logits, symbols, blanks, num_durations, sigma):
+    sym_shape, blank_shape = _duration_arc_shapes(logits, symbols, blanks, num_durations)
+    dtype = _arc_output_dtype(logits)
+    norm_shape = tuple(logits.shape[:3]) + (2,)
+    return (logits.new_empty(sym_shape, dtype=dtype), logits.new_empty(blank_shape, dtype=dtype),
+            logits.new_empty(norm_shape, dtype=dtype))
+
+
+@torch.library.register_fake("fast_rnnt::_duration_arc_logprobs_backward")
+def _(logits, symbols, blanks, num_durations, normalizer, symbol_grad, blank_grad):
+    _duration_arc_shapes(logits, symbols, blanks, num_durations)
+    return logits.new_empty(logits.shape)

@@ -29,6 +29,9 @@ def _losses(lm, am, symbols, boundary):
         "rnnt_loss_simple": fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary, reduction="none"),
         "rnnt_loss_smoothed": fast_rnnt.rnnt_loss_smoothed(lm, am, symbols, 0, 0.1, 0.2, boundary, reduction="sum"),
         "rnnt_loss": fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, reduction="mean"),
+        # 3 token and 3 duration logits.
+        "tdt_loss": fast_rnnt.tdt_loss(logits, symbols.clamp(max=2), 0, [0, 1, 2], boundary, reduction="none"),
+        "multiblank_rnnt_loss": fast_rnnt.multiblank_rnnt_loss(logits, symbols, 5, [2], boundary, reduction="sum"),
     }
     _, (px_grad, py_grad) = fast_rnnt.rnnt_loss_simple(
         lm.detach().float(), am.detach().float(), symbols, 0, boundary, return_grad=True

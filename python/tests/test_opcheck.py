@@ -72,6 +72,9 @@ OPCHECKED_ELSEWHERE = {
     "test_rnnt_loss.py": ["rnnt_loss", "rnnt_loss_simple", "rnnt_loss_simple_with_grad", "rnnt_loss_smoothed",
                           "get_rnnt_logprobs_joint"],
     "test_pruned.py": ["rnnt_loss_pruned", "get_rnnt_logprobs_pruned", "do_rnnt_pruning", "get_rnnt_prune_ranges"],
+    "test_tdt_loss.py": ["tdt_loss", "duration_lattice", "_duration_lattice_backward", "duration_arc_logprobs",
+                         "_duration_arc_logprobs_forward", "_duration_arc_logprobs_backward"],
+    "test_multiblank_loss.py": ["multiblank_rnnt_loss"],
 }
 
 
