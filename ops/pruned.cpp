@@ -56,14 +56,16 @@ std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned(
 at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
                             const at::Tensor& ranges, int64_t termination_symbol,
                             const std::optional<at::Tensor>& boundary, std::string_view rnnt_type,
-                            double delay_penalty, std::string_view reduction, bool use_hat_loss) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                         int64_t, const std::optional<at::Tensor>&,
-                                         std::string_view, double, std::string_view, bool)>();
+                            double delay_penalty, std::string_view reduction, bool use_hat_loss,
+                            double fastemit_lambda) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                            const std::optional<at::Tensor>&, std::string_view, double,
+                            std::string_view, bool, double)>();
   return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, use_hat_loss);
+                 reduction, use_hat_loss, fastemit_lambda);
 }
 
 namespace {
@@ -189,14 +191,16 @@ std::tuple<at::Tensor, at::Tensor> do_rnnt_pruning_composite(const at::Tensor& a
 }
 
 // px, py of the pruned lattice (see the header); delay_penalty > 0 adds the delay penalty to
-// px (rnnt_loss_pruned) on the (B, T, s_range) side before placement.
+// px (rnnt_loss_pruned) on the (B, T, s_range) side before placement, and fastemit_lambda > 0
+// scales the gradient of the symbol log-probabilities (rnnt::fastemit).
 std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tensor& logits,
                                                   const at::Tensor& symbols,
                                                   const at::Tensor& ranges,
                                                   int64_t termination_symbol,
                                                   const std::optional<at::Tensor>& boundary,
                                                   RnntType rnnt_type, bool use_hat_loss,
-                                                  double delay_penalty) {
+                                                  double delay_penalty,
+                                                  double fastemit_lambda = 0.0) {
   TORCH_CHECK(logits.dim() == 4, op, ": expected logits of shape (B, T, s_range, C), got a ",
               logits.dim(), "-D tensor of shape ", logits.sizes());
   TORCH_CHECK(is_float(logits), op,
@@ -243,6 +247,7 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
       padded.gather(1, ranges.reshape_symint({B, T * s_range})).view_symint({B, T, s_range});
   auto [symbol_lp, blank_lp] =
       arc_logprobs(logits, window_symbols, termination_symbol, use_hat_loss);
+  symbol_lp = rnnt::fastemit(op, std::move(symbol_lp), fastemit_lambda);
 
   const auto t_idx = at::arange(c10::Scalar(T), long_opts).view_symint({1, T, 1});
   if (rnnt_type == RnntType::kConstrained) {
@@ -297,12 +302,13 @@ at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor
                                       const at::Tensor& ranges, int64_t termination_symbol,
                                       const std::optional<at::Tensor>& boundary,
                                       std::string_view rnnt_type, double delay_penalty,
-                                      std::string_view reduction, bool use_hat_loss) {
+                                      std::string_view reduction, bool use_hat_loss,
+                                      double fastemit_lambda) {
   constexpr char op[] = "rnnt_loss_pruned";
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] =
       pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
-                     parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty);
+                     parse_rnnt_type(op, rnnt_type), use_hat_loss, delay_penalty, fastemit_lambda);
   return rnnt::reduce_loss(mutual_information_recursion(px, py, boundary), red);
 }
 
@@ -318,7 +324,7 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
         "bool use_hat_loss=False) -> (Tensor px, Tensor py)");
   m.def("rnnt_loss_pruned(Tensor logits, Tensor symbols, Tensor ranges, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
-        "str reduction=\"mean\", bool use_hat_loss=False) -> Tensor");
+        "str reduction=\"mean\", bool use_hat_loss=False, float fastemit_lambda=0.0) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {

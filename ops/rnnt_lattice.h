@@ -1,13 +1,15 @@
 #pragma once
-// The steps every RNN-T loss shares after its per-cell log-probabilities (k2's layout): placing
-// them on the recursion's lattice for each rnnt_type, the delay penalty, the recursion and the
-// reduction.
+// The steps every RNN-T loss shares after its per-cell log-probabilities (k2's layout): FastEmit,
+// placing them on the recursion's lattice for each rnnt_type, the delay penalty, the recursion and
+// the reduction.
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 #include <optional>
 
 #include "fast_rnnt/mutual_information.h"
+#include "fast_rnnt/scale_grad.h"
 #include "ops/rnnt_loss_checks.h"
 
 // Internal to the loss composites; a namespace of their own keeps these names clear of the
@@ -15,6 +17,16 @@
 namespace fast_rnnt::rnnt {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// FastEmit on the per-cell symbol log-probabilities (before placement, so that in "constrained"
+// the blank part of a symbol arc keeps its own gradient): the same values, whose gradient is
+// multiplied by 1 + fastemit_lambda; px itself when fastemit_lambda is 0.
+inline Tensor fastemit(const char* op, Tensor px, double fastemit_lambda) {
+  TORCH_CHECK(std::isfinite(fastemit_lambda) && fastemit_lambda >= 0.0, op,
+              ": expected fastemit_lambda to be finite and >= 0, got ", fastemit_lambda);
+  if (fastemit_lambda == 0.0) return px;
+  return fast_rnnt::detail::_scale_grad(px, 1.0 + fastemit_lambda);
+}
 
 // px (B, S, T) and py (B, S+1, T) of per-cell log-probabilities -> the recursion's inputs.
 inline std::tuple<Tensor, Tensor> place_on_lattice(Tensor px, Tensor py, RnntType type,

@@ -73,19 +73,22 @@ SimpleParts simple_parts(const Tensor& lm, const Tensor& am, const Tensor& symbo
 
 std::tuple<Tensor, Tensor> simple_logprobs(const char* op, const Tensor& lm, const Tensor& am,
                                            const Tensor& symbols, int64_t termination_symbol,
-                                           RnntType type, const std::optional<Tensor>& boundary) {
+                                           RnntType type, const std::optional<Tensor>& boundary,
+                                           double fastemit_lambda = 0.0) {
   const LatticeSizes n = check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
   const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
   Tensor px = p.px_am + p.px_lm - p.normalizers.narrow_symint(1, 0, n.S);
   Tensor py = p.py_am + p.py_lm - p.normalizers;
-  return place_on_lattice(std::move(px), std::move(py), type, boundary);
+  return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
+                          boundary);
 }
 
 std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, const Tensor& am,
                                              const Tensor& symbols, int64_t termination_symbol,
                                              double lm_only_scale, double am_only_scale,
                                              RnntType type,
-                                             const std::optional<Tensor>& boundary) {
+                                             const std::optional<Tensor>& boundary,
+                                             double fastemit_lambda = 0.0) {
   const LatticeSizes n = check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
   const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
   const double tiny = smallest_normal(lm.scalar_type());
@@ -116,12 +119,14 @@ std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, c
   const double am_scale = am_only_scale == 0.0 ? 1e-20 : am_only_scale;
   Tensor px = px_joint * joint_scale + px_lm_only * lm_scale + px_am_only * am_scale;
   Tensor py = py_joint * joint_scale + py_lm_only * lm_scale + py_am_only * am_scale;
-  return place_on_lattice(std::move(px), std::move(py), type, boundary);
+  return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
+                          boundary);
 }
 
 std::tuple<Tensor, Tensor> joint_logprobs(const char* op, const Tensor& logits,
                                           const Tensor& symbols, int64_t termination_symbol,
-                                          RnntType type, const std::optional<Tensor>& boundary) {
+                                          RnntType type, const std::optional<Tensor>& boundary,
+                                          double fastemit_lambda = 0.0) {
   const LatticeSizes n = check_logits(op, logits, symbols, termination_symbol, type, boundary);
   // One more column so that every (t, s) row of logits has a symbol: K = S+1. Its values are
   // read (as the blank) and dropped.
@@ -131,7 +136,8 @@ std::tuple<Tensor, Tensor> joint_logprobs(const char* op, const Tensor& logits,
       logits, padded.unsqueeze(1).expand_symint({n.B, n.T, n.S + 1}), termination_symbol);
   Tensor px = sym_lp.narrow_symint(2, 0, n.S).transpose(1, 2);  // (B, S, T)
   Tensor py = blank_lp.transpose(1, 2);                          // (B, S+1, T)
-  return place_on_lattice(std::move(px), std::move(py), type, boundary);
+  return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
+                          boundary);
 }
 
 // ---- composite kernels ----------------------------------------------------------------------
@@ -149,10 +155,12 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_composite(const Tensor& lm, const T
 template <bool kWithGrad>
 auto simple_loss(const char* op, const Tensor& lm, const Tensor& am, const Tensor& symbols,
                  int64_t termination_symbol, const std::optional<Tensor>& boundary,
-                 c10::string_view rnnt_type, double delay_penalty, c10::string_view reduction) {
+                 c10::string_view rnnt_type, double delay_penalty, c10::string_view reduction,
+                 double fastemit_lambda) {
   const RnntType type = parse_rnnt_type(op, rnnt_type);
   const Reduction red = parse_reduction(op, reduction);
-  auto [px, py] = simple_logprobs(op, lm, am, symbols, termination_symbol, type, boundary);
+  auto [px, py] =
+      simple_logprobs(op, lm, am, symbols, termination_symbol, type, boundary, fastemit_lambda);
   return lattice_loss<kWithGrad>(px, py, type, delay_penalty, boundary, red);
 }
 
@@ -160,17 +168,17 @@ Tensor rnnt_loss_simple_composite(const Tensor& lm, const Tensor& am, const Tens
                                   int64_t termination_symbol,
                                   const std::optional<Tensor>& boundary,
                                   c10::string_view rnnt_type, double delay_penalty,
-                                  c10::string_view reduction) {
+                                  c10::string_view reduction, double fastemit_lambda) {
   return simple_loss<false>("rnnt_loss_simple", lm, am, symbols, termination_symbol, boundary,
-                            rnnt_type, delay_penalty, reduction);
+                            rnnt_type, delay_penalty, reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_simple_with_grad_composite(
     const Tensor& lm, const Tensor& am, const Tensor& symbols, int64_t termination_symbol,
     const std::optional<Tensor>& boundary, c10::string_view rnnt_type, double delay_penalty,
-    c10::string_view reduction) {
+    c10::string_view reduction, double fastemit_lambda) {
   return simple_loss<true>("rnnt_loss_simple_with_grad", lm, am, symbols, termination_symbol,
-                           boundary, rnnt_type, delay_penalty, reduction);
+                           boundary, rnnt_type, delay_penalty, reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_smoothed_composite(
@@ -186,11 +194,11 @@ template <bool kWithGrad>
 auto smoothed_loss(const char* op, const Tensor& lm, const Tensor& am, const Tensor& symbols,
                    int64_t termination_symbol, double lm_only_scale, double am_only_scale,
                    const std::optional<Tensor>& boundary, c10::string_view rnnt_type,
-                   double delay_penalty, c10::string_view reduction) {
+                   double delay_penalty, c10::string_view reduction, double fastemit_lambda) {
   const RnntType type = parse_rnnt_type(op, rnnt_type);
   const Reduction red = parse_reduction(op, reduction);
   auto [px, py] = smoothed_logprobs(op, lm, am, symbols, termination_symbol, lm_only_scale,
-                                    am_only_scale, type, boundary);
+                                    am_only_scale, type, boundary, fastemit_lambda);
   return lattice_loss<kWithGrad>(px, py, type, delay_penalty, boundary, red);
 }
 
@@ -198,19 +206,20 @@ Tensor rnnt_loss_smoothed_composite(const Tensor& lm, const Tensor& am, const Te
                                     int64_t termination_symbol, double lm_only_scale,
                                     double am_only_scale, const std::optional<Tensor>& boundary,
                                     c10::string_view rnnt_type, double delay_penalty,
-                                    c10::string_view reduction) {
+                                    c10::string_view reduction, double fastemit_lambda) {
   return smoothed_loss<false>("rnnt_loss_smoothed", lm, am, symbols, termination_symbol,
                               lm_only_scale, am_only_scale, boundary, rnnt_type, delay_penalty,
-                              reduction);
+                              reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_smoothed_with_grad_composite(
     const Tensor& lm, const Tensor& am, const Tensor& symbols, int64_t termination_symbol,
     double lm_only_scale, double am_only_scale, const std::optional<Tensor>& boundary,
-    c10::string_view rnnt_type, double delay_penalty, c10::string_view reduction) {
+    c10::string_view rnnt_type, double delay_penalty, c10::string_view reduction,
+    double fastemit_lambda) {
   return smoothed_loss<true>("rnnt_loss_smoothed_with_grad", lm, am, symbols, termination_symbol,
                              lm_only_scale, am_only_scale, boundary, rnnt_type, delay_penalty,
-                             reduction);
+                             reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint_composite(
@@ -224,11 +233,12 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint_composite(
 Tensor rnnt_loss_composite(const Tensor& logits, const Tensor& symbols,
                            int64_t termination_symbol, const std::optional<Tensor>& boundary,
                            c10::string_view rnnt_type, double delay_penalty,
-                           c10::string_view reduction) {
+                           c10::string_view reduction, double fastemit_lambda) {
   constexpr char op[] = "rnnt_loss";
   const RnntType type = parse_rnnt_type(op, rnnt_type);
   const Reduction red = parse_reduction(op, reduction);
-  auto [px, py] = joint_logprobs(op, logits, symbols, termination_symbol, type, boundary);
+  auto [px, py] =
+      joint_logprobs(op, logits, symbols, termination_symbol, type, boundary, fastemit_lambda);
   return lattice_loss<false>(px, py, type, delay_penalty, boundary, red);
 }
 
@@ -241,24 +251,24 @@ using LogprobsFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, cons
                                               const std::optional<Tensor>&);
 using SimpleLossFn = Tensor(const Tensor&, const Tensor&, const Tensor&, int64_t,
                             const std::optional<Tensor>&, c10::string_view, double,
-                            c10::string_view);
+                            c10::string_view, double);
 using SimpleLossWithGradFn = std::tuple<Tensor, Tensor, Tensor>(
     const Tensor&, const Tensor&, const Tensor&, int64_t, const std::optional<Tensor>&,
-    c10::string_view, double, c10::string_view);
+    c10::string_view, double, c10::string_view, double);
 using SmoothedLogprobsFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
                                                       int64_t, double, double,
                                                       const std::optional<Tensor>&,
                                                       c10::string_view);
 using SmoothedLossFn = Tensor(const Tensor&, const Tensor&, const Tensor&, int64_t, double, double,
                               const std::optional<Tensor>&, c10::string_view, double,
-                              c10::string_view);
+                              c10::string_view, double);
 using SmoothedLossWithGradFn = std::tuple<Tensor, Tensor, Tensor>(
     const Tensor&, const Tensor&, const Tensor&, int64_t, double, double,
-    const std::optional<Tensor>&, c10::string_view, double, c10::string_view);
+    const std::optional<Tensor>&, c10::string_view, double, c10::string_view, double);
 using JointLogprobsFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, int64_t,
                                                    c10::string_view, const std::optional<Tensor>&);
 using JointLossFn = Tensor(const Tensor&, const Tensor&, int64_t, const std::optional<Tensor>&,
-                           c10::string_view, double, c10::string_view);
+                           c10::string_view, double, c10::string_view, double);
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs(const Tensor& lm, const Tensor& am,
                                              const Tensor& symbols, int64_t termination_symbol,
@@ -273,23 +283,23 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs(const Tensor& lm, const Tensor& am,
 Tensor rnnt_loss_simple(const Tensor& lm, const Tensor& am, const Tensor& symbols,
                         int64_t termination_symbol, const std::optional<Tensor>& boundary,
                         std::string_view rnnt_type, double delay_penalty,
-                        std::string_view reduction) {
+                        std::string_view reduction, double fastemit_lambda) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_simple", "")
                        .typed<SimpleLossFn>();
   return op.call(lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction);
+                 reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_simple_with_grad(
     const Tensor& lm, const Tensor& am, const Tensor& symbols, int64_t termination_symbol,
     const std::optional<Tensor>& boundary, std::string_view rnnt_type, double delay_penalty,
-    std::string_view reduction) {
+    std::string_view reduction, double fastemit_lambda) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_simple_with_grad", "")
                        .typed<SimpleLossWithGradFn>();
   return op.call(lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction);
+                 reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_smoothed(
@@ -306,23 +316,25 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_smoothed(
 Tensor rnnt_loss_smoothed(const Tensor& lm, const Tensor& am, const Tensor& symbols,
                           int64_t termination_symbol, double lm_only_scale, double am_only_scale,
                           const std::optional<Tensor>& boundary, std::string_view rnnt_type,
-                          double delay_penalty, std::string_view reduction) {
+                          double delay_penalty, std::string_view reduction,
+                          double fastemit_lambda) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_smoothed", "")
                        .typed<SmoothedLossFn>();
   return op.call(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary,
-                 rnnt_type, delay_penalty, reduction);
+                 rnnt_type, delay_penalty, reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_smoothed_with_grad(
     const Tensor& lm, const Tensor& am, const Tensor& symbols, int64_t termination_symbol,
     double lm_only_scale, double am_only_scale, const std::optional<Tensor>& boundary,
-    std::string_view rnnt_type, double delay_penalty, std::string_view reduction) {
+    std::string_view rnnt_type, double delay_penalty, std::string_view reduction,
+    double fastemit_lambda) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_smoothed_with_grad", "")
                        .typed<SmoothedLossWithGradFn>();
   return op.call(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary,
-                 rnnt_type, delay_penalty, reduction);
+                 rnnt_type, delay_penalty, reduction, fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint(const Tensor& logits, const Tensor& symbols,
@@ -337,12 +349,12 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint(const Tensor& logits, const T
 
 Tensor rnnt_loss(const Tensor& logits, const Tensor& symbols, int64_t termination_symbol,
                  const std::optional<Tensor>& boundary, std::string_view rnnt_type,
-                 double delay_penalty, std::string_view reduction) {
+                 double delay_penalty, std::string_view reduction, double fastemit_lambda) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss", "")
                        .typed<JointLossFn>();
   return op.call(logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction);
+                 reduction, fastemit_lambda);
 }
 
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
@@ -350,26 +362,28 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
         "str rnnt_type=\"regular\", Tensor? boundary=None) -> (Tensor px, Tensor py)");
   m.def("rnnt_loss_simple(Tensor lm, Tensor am, Tensor symbols, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
-        "str reduction=\"mean\") -> Tensor");
+        "str reduction=\"mean\", float fastemit_lambda=0.0) -> Tensor");
   m.def("rnnt_loss_simple_with_grad(Tensor lm, Tensor am, Tensor symbols, "
         "int termination_symbol, Tensor? boundary=None, str rnnt_type=\"regular\", "
-        "float delay_penalty=0.0, str reduction=\"mean\") "
+        "float delay_penalty=0.0, str reduction=\"mean\", float fastemit_lambda=0.0) "
         "-> (Tensor loss, Tensor px_grad, Tensor py_grad)");
   m.def("get_rnnt_logprobs_smoothed(Tensor lm, Tensor am, Tensor symbols, "
         "int termination_symbol, float lm_only_scale=0.1, float am_only_scale=0.1, "
         "Tensor? boundary=None, str rnnt_type=\"regular\") -> (Tensor px, Tensor py)");
   m.def("rnnt_loss_smoothed(Tensor lm, Tensor am, Tensor symbols, int termination_symbol, "
         "float lm_only_scale=0.1, float am_only_scale=0.1, Tensor? boundary=None, "
-        "str rnnt_type=\"regular\", float delay_penalty=0.0, str reduction=\"mean\") -> Tensor");
+        "str rnnt_type=\"regular\", float delay_penalty=0.0, str reduction=\"mean\", "
+        "float fastemit_lambda=0.0) -> Tensor");
   m.def("rnnt_loss_smoothed_with_grad(Tensor lm, Tensor am, Tensor symbols, "
         "int termination_symbol, float lm_only_scale=0.1, float am_only_scale=0.1, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
-        "str reduction=\"mean\") -> (Tensor loss, Tensor px_grad, Tensor py_grad)");
+        "str reduction=\"mean\", float fastemit_lambda=0.0) "
+        "-> (Tensor loss, Tensor px_grad, Tensor py_grad)");
   m.def("get_rnnt_logprobs_joint(Tensor logits, Tensor symbols, int termination_symbol, "
         "str rnnt_type=\"regular\", Tensor? boundary=None) -> (Tensor px, Tensor py)");
   m.def("rnnt_loss(Tensor logits, Tensor symbols, int termination_symbol, "
         "Tensor? boundary=None, str rnnt_type=\"regular\", float delay_penalty=0.0, "
-        "str reduction=\"mean\") -> Tensor");
+        "str reduction=\"mean\", float fastemit_lambda=0.0) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CompositeImplicitAutograd, m) {

@@ -9,3 +9,4 @@
 #include "fast_rnnt/rnnt_loss.h"
 #include "fast_rnnt/duration_lattice.h"
 #include "fast_rnnt/tdt_loss.h"
+#include "fast_rnnt/scale_grad.h"

@@ -98,12 +98,15 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned(
 // The RNN-T loss on pruned logits: -mutual_information_recursion(px, py, boundary) with px, py
 // from get_rnnt_logprobs_pruned, and, when delay_penalty > 0, px[b,s,t] +=
 // delay_penalty * ((t_end[b] - 1) / 2 - t) (t_end defaults to T), which favours early emission.
-// reduction: "none" (B,), "mean" or "sum" (scalar). With s_range = S+1 (nothing pruned) it equals
-// rnnt_loss on the same joiner outputs. Differentiable w.r.t. logits.
+// reduction: "none" (B,), "mean" or "sum" (scalar). fastemit_lambda >= 0: FastEmit as in
+// rnnt_loss.h, on the symbol log-probabilities a[b,t,k] (the loss is unchanged, their gradient is
+// multiplied by 1 + fastemit_lambda, the blanks' e[b,t,k] keep theirs). With s_range = S+1
+// (nothing pruned) it equals rnnt_loss on the same joiner outputs, gradients included.
+// Differentiable w.r.t. logits.
 FAST_RNNT_API at::Tensor rnnt_loss_pruned(
     const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean", bool use_hat_loss = false);
+    std::string_view reduction = "mean", bool use_hat_loss = false, double fastemit_lambda = 0.0);
 
 }  // namespace fast_rnnt

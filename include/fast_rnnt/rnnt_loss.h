@@ -19,6 +19,20 @@
 //                       is t_end of the boundary (or T); ignored otherwise (as k2).
 //   reduction:          "none" (B,), "mean" or "sum" (scalars) of the per-sequence losses
 //                       -scores[b].
+//   fastemit_lambda:    FastEmit (Yu et al. 2021, arXiv 2010.11148) as NeMo and warp-rnnt
+//                       define it; finite and >= 0, default 0 (off). The loss value is
+//                       unchanged, bit for bit. The gradient that reaches every per-cell symbol
+//                       log-probability logp[b, s, t, symbols[b, s]] is multiplied by
+//                       1 + fastemit_lambda, and that of every blank log-probability is
+//                       unchanged; per cell, through the log-softmax:
+//                         grad logits[c] = -(1 + fastemit_lambda) * o_sym * ([c == symbol] - p[c])
+//                                          - o_blank * ([c == blank] - p[c])
+//                       with o the arc occupancies. "constrained", whose symbol arc also scores
+//                       the blank of the next cell, scales only its symbol part, so that the
+//                       rule holds per log-probability on every lattice. delay_penalty (a
+//                       constant on px) and HAT compose with it. The occupancies that the
+//                       *_with_grad functions return describe the lattice: they do not depend
+//                       on fastemit_lambda.
 // Errors (c10::Error) name the function, the argument, what was expected and what arrived: bad
 // shapes, dtypes, devices, rnnt_type, reduction, termination_symbol, symbol values (one host
 // sync) and modified with T < S.
@@ -56,7 +70,7 @@ FAST_RNNT_API at::Tensor rnnt_loss_simple(
     const at::Tensor& lm, const at::Tensor& am, const at::Tensor& symbols,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // As rnnt_loss_simple, and the gradients of the unreduced scores' sum w.r.t. px and py (the arc
 // occupancies, independent of reduction; shapes of px and py, not differentiable). Returns
@@ -65,7 +79,7 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_simple_wi
     const at::Tensor& lm, const at::Tensor& am, const at::Tensor& symbols,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // Arc log-probabilities of the smoothed simple loss: per cell and class, the interpolation
 //   (1 - lm_only_scale - am_only_scale) * logp_joint + lm_only_scale * logp_lm
@@ -86,7 +100,7 @@ FAST_RNNT_API at::Tensor rnnt_loss_smoothed(
     int64_t termination_symbol, double lm_only_scale = 0.1, double am_only_scale = 0.1,
     const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // As rnnt_loss_smoothed, and (px_grad, py_grad) as rnnt_loss_simple_with_grad.
 FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_smoothed_with_grad(
@@ -94,7 +108,7 @@ FAST_RNNT_API std::tuple<at::Tensor, at::Tensor, at::Tensor> rnnt_loss_smoothed_
     int64_t termination_symbol, double lm_only_scale = 0.1, double am_only_scale = 0.1,
     const std::optional<at::Tensor>& boundary = std::nullopt,
     std::string_view rnnt_type = "regular", double delay_penalty = 0.0,
-    std::string_view reduction = "mean");
+    std::string_view reduction = "mean", double fastemit_lambda = 0.0);
 
 // Arc log-probabilities of the full loss from joiner logits (B, T, S+1, C) (float32, float64,
 // float16 or bfloat16): logp[b, s, t, :] = log_softmax(logits[b, t, s, :]), read by
@@ -113,6 +127,7 @@ FAST_RNNT_API at::Tensor rnnt_loss(const at::Tensor& logits, const at::Tensor& s
                                    const std::optional<at::Tensor>& boundary = std::nullopt,
                                    std::string_view rnnt_type = "regular",
                                    double delay_penalty = 0.0,
-                                   std::string_view reduction = "mean");
+                                   std::string_view reduction = "mean",
+                                   double fastemit_lambda = 0.0);
 
 }  // namespace fast_rnnt

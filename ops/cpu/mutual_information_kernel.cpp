@@ -153,9 +153,14 @@ void run_batch(const at::Tensor& px, const at::Tensor& py, const std::optional<a
       const SequenceLattice<T> q = sequence_lattice(px_ptr, py_ptr, o, n.T, n.modified);
       scores_ptr[b] = forward_sequence(q, with_grad, ws);
       if (with_grad) {
-        // Zero this sequence's gradients here, on the thread that writes them next.
-        std::fill(pxg_ptr + b * px_batch, pxg_ptr + (b + 1) * px_batch, T(0));
-        std::fill(pyg_ptr + b * py_batch, pyg_ptr + (b + 1) * py_batch, T(0));
+        // The backward writes every entry of a regular lattice that spans the whole of px/py
+        // and has a path; anything else is zeroed first, on the thread that writes it next.
+        const bool writes_all = !n.modified && q.S == n.S && q.T_ == n.T &&
+                                scores_ptr[b] != -std::numeric_limits<T>::infinity();
+        if (!writes_all) {
+          std::fill(pxg_ptr + b * px_batch, pxg_ptr + (b + 1) * px_batch, T(0));
+          std::fill(pyg_ptr + b * py_batch, pyg_ptr + (b + 1) * py_batch, T(0));
+        }
         backward_sequence(q, scores_ptr[b], ws, pxg_ptr + o.px, pyg_ptr + o.py);
       }
     }

@@ -19,11 +19,13 @@ What each op becomes:
   ONNX ``Loop``: over the anti-diagonals ``s + t`` of the lattice for ``rnnt_type="regular"``, over the
   frames for ``"modified"`` and ``"constrained"``, each step updating all ``S+1`` cells of the
   diagonal (or frame) at once. Any runtime that implements opset 18 evaluates them. All
-  ``rnnt_type``, ``reduction``, ``boundary`` and ``delay_penalty`` values are supported.
+  ``rnnt_type``, ``reduction``, ``boundary``, ``delay_penalty`` and ``fastemit_lambda`` values are
+  supported (``fastemit_lambda`` changes only gradients, so the exported forward ignores it).
 - Every other loss (and these, with ``standard_ops=False``): one node of the custom domain
   ``fast_rnnt`` (version 1), named like the op (``fast_rnnt.rnnt_loss_pruned``, ...), with the
   op's tensors as inputs (an absent ``boundary`` is an empty input) and its scalar arguments as
-  attributes of the same names; the exporter records the outputs' dtypes and shapes. A runtime
+  attributes of the same names (except ``fastemit_lambda``, which does not change the value); the
+  exporter records the outputs' dtypes and shapes. A runtime
   needs a kernel for that domain to run the model; the graph itself passes ``onnx.checker``.
 
 Requires the ``onnxscript`` package (``pip install onnxscript``); import this module explicitly.
@@ -293,7 +295,7 @@ def _simple_parts(lm, am, symbols, termination_symbol: int):
 
 def rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                      boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                     delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
+                     delay_penalty: float = 0.0, reduction: str = "mean", fastemit_lambda: float = 0.0) -> TFloat:
     """The simple loss in standard ops (a (B, S+1, T, C) log-sum-exp, then the Loop)."""
     _check_options("rnnt_loss_simple", rnnt_type, reduction)
     px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
@@ -305,7 +307,8 @@ def rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol:
 def rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                        lm_only_scale: float = 0.1, am_only_scale: float = 0.1,
                        boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                       delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
+                       delay_penalty: float = 0.0, reduction: str = "mean",
+                       fastemit_lambda: float = 0.0) -> TFloat:
     """The smoothed loss in standard ops, as smoothed_logprobs in ops/rnnt_loss.cpp."""
     _check_options("rnnt_loss_smoothed", rnnt_type, reduction)
     px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
@@ -335,7 +338,8 @@ def rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, termination_symbo
 
 
 def rnnt_loss(logits: TFloat, symbols: INT64, termination_symbol: int, boundary: Optional[INT64] = None,
-              rnnt_type: str = "regular", delay_penalty: float = 0.0, reduction: str = "mean") -> FLOAT:
+              rnnt_type: str = "regular", delay_penalty: float = 0.0, reduction: str = "mean",
+              fastemit_lambda: float = 0.0) -> FLOAT:
     """The full loss in standard ops: log-softmax entries of the joiner logits, then the Loop.
     Half-precision logits are read in float32, as the fused kernel does."""
     _check_options("rnnt_loss", rnnt_type, reduction)
@@ -354,7 +358,8 @@ def rnnt_loss(logits: TFloat, symbols: INT64, termination_symbol: int, boundary:
 
 def rnnt_loss_pruned(logits: TFloat, symbols: INT64, ranges: INT64, termination_symbol: int,
                      boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                     delay_penalty: float = 0.0, reduction: str = "mean", use_hat_loss: bool = False) -> FLOAT:
+                     delay_penalty: float = 0.0, reduction: str = "mean", use_hat_loss: bool = False,
+                     fastemit_lambda: float = 0.0) -> FLOAT:
     """The pruned loss in standard ops: log-softmax entries of the pruned logits placed on the
     full (-inf filled) lattice, then the Loop. use_hat_loss=True stays a fast_rnnt node."""
     _check_options("rnnt_loss_pruned", rnnt_type, reduction)
@@ -449,7 +454,8 @@ def _custom_mutual_information_with_grad(px: TFloat, py: TFloat, boundary: Optio
 
 def _custom_rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                              boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                             delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
+                             delay_penalty: float = 0.0, reduction: str = "mean",
+                             fastemit_lambda: float = 0.0) -> TFloat:
     _check_options("rnnt_loss_simple", rnnt_type, reduction)
     return _SIMPLE(lm, am, symbols, boundary, termination_symbol=termination_symbol, rnnt_type=rnnt_type,
                    delay_penalty=delay_penalty, reduction=reduction)
@@ -457,7 +463,8 @@ def _custom_rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination
 
 def _custom_rnnt_loss_simple_with_grad(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                                        boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                                       delay_penalty: float = 0.0, reduction: str = "mean"):
+                                       delay_penalty: float = 0.0, reduction: str = "mean",
+                                       fastemit_lambda: float = 0.0):
     _check_options("rnnt_loss_simple_with_grad", rnnt_type, reduction)
     return _SIMPLE_WITH_GRAD(lm, am, symbols, boundary, termination_symbol=termination_symbol,
                              rnnt_type=rnnt_type, delay_penalty=delay_penalty, reduction=reduction)
@@ -466,7 +473,8 @@ def _custom_rnnt_loss_simple_with_grad(lm: TFloat, am: TFloat, symbols: INT64, t
 def _custom_rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                                lm_only_scale: float = 0.1, am_only_scale: float = 0.1,
                                boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                               delay_penalty: float = 0.0, reduction: str = "mean") -> TFloat:
+                               delay_penalty: float = 0.0, reduction: str = "mean",
+                               fastemit_lambda: float = 0.0) -> TFloat:
     _check_options("rnnt_loss_smoothed", rnnt_type, reduction)
     return _SMOOTHED(lm, am, symbols, boundary, termination_symbol=termination_symbol,
                      lm_only_scale=lm_only_scale, am_only_scale=am_only_scale, rnnt_type=rnnt_type,
@@ -476,7 +484,8 @@ def _custom_rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, terminati
 def _custom_rnnt_loss_smoothed_with_grad(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                                          lm_only_scale: float = 0.1, am_only_scale: float = 0.1,
                                          boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                                         delay_penalty: float = 0.0, reduction: str = "mean"):
+                                         delay_penalty: float = 0.0, reduction: str = "mean",
+                                         fastemit_lambda: float = 0.0):
     _check_options("rnnt_loss_smoothed_with_grad", rnnt_type, reduction)
     return _SMOOTHED_WITH_GRAD(lm, am, symbols, boundary, termination_symbol=termination_symbol,
                                lm_only_scale=lm_only_scale, am_only_scale=am_only_scale, rnnt_type=rnnt_type,
@@ -484,7 +493,8 @@ def _custom_rnnt_loss_smoothed_with_grad(lm: TFloat, am: TFloat, symbols: INT64,
 
 
 def _custom_rnnt_loss(logits: TFloat, symbols: INT64, termination_symbol: int, boundary: Optional[INT64] = None,
-                      rnnt_type: str = "regular", delay_penalty: float = 0.0, reduction: str = "mean"):
+                      rnnt_type: str = "regular", delay_penalty: float = 0.0, reduction: str = "mean",
+                      fastemit_lambda: float = 0.0):
     _check_options("rnnt_loss", rnnt_type, reduction)
     return _FULL(logits, symbols, boundary, termination_symbol=termination_symbol, rnnt_type=rnnt_type,
                  delay_penalty=delay_penalty, reduction=reduction)
@@ -492,7 +502,8 @@ def _custom_rnnt_loss(logits: TFloat, symbols: INT64, termination_symbol: int, b
 
 def _custom_rnnt_loss_pruned(logits: TFloat, symbols: INT64, ranges: INT64, termination_symbol: int,
                              boundary: Optional[INT64] = None, rnnt_type: str = "regular",
-                             delay_penalty: float = 0.0, reduction: str = "mean", use_hat_loss: bool = False):
+                             delay_penalty: float = 0.0, reduction: str = "mean", use_hat_loss: bool = False,
+                             fastemit_lambda: float = 0.0):
     _check_options("rnnt_loss_pruned", rnnt_type, reduction)
     return _PRUNED(logits, symbols, ranges, boundary, termination_symbol=termination_symbol, rnnt_type=rnnt_type,
                    delay_penalty=delay_penalty, reduction=reduction, use_hat_loss=int(use_hat_loss))

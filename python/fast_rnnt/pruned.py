@@ -111,6 +111,7 @@ def rnnt_loss_pruned(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
     use_hat_loss: bool = False,
+    fastemit_lambda: float = 0.0,
 ) -> Tensor:
     r"""The RNN-T loss on pruned joiner logits (negated log-likelihood over the pruned lattice).
 
@@ -124,6 +125,10 @@ def rnnt_loss_pruned(
         delay_penalty: when > 0, rewards emitting symbols early (see ``pruned.h``).
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         use_hat_loss: HAT factorization (requires ``termination_symbol == 0``).
+        fastemit_lambda: FastEmit weight (>= 0): the loss is unchanged, the gradient of the
+            symbol log-probabilities is multiplied by ``1 + fastemit_lambda`` (with HAT: of the
+            HAT symbol log-probabilities) and that of the blanks is unchanged; see
+            :func:`fast_rnnt.rnnt_loss`.
 
     Returns:
         (B,) float losses for ``reduction="none"``, else a scalar; float64 for float64 logits,
@@ -134,5 +139,6 @@ def rnnt_loss_pruned(
             the above.
     """
     return torch.ops.fast_rnnt.rnnt_loss_pruned(
-        logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss
+        logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, use_hat_loss,
+        fastemit_lambda,
     )

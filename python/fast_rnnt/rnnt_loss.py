@@ -13,6 +13,7 @@ Common arguments:
 - ``delay_penalty``: when > 0, ``px[b, s, t] += delay_penalty * ((T_b - 1) / 2 - t)`` with
   ``T_b`` the boundary's ``t_end`` (or T); ignored otherwise, as in k2.
 - ``reduction``: ``"none"`` (B,), ``"mean"`` or ``"sum"`` of the per-sequence losses.
+- ``fastemit_lambda``: FastEmit regularization, >= 0, default 0 (off); see :func:`rnnt_loss`.
 
 Errors (RuntimeError) name the function, the argument, the expected and the actual value.
 """
@@ -62,6 +63,7 @@ def rnnt_loss_simple(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
     return_grad: bool = False,
+    fastemit_lambda: float = 0.0,
 ) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
     r"""The simple RNN-T loss (joiner = addition): ``-mutual_information_recursion(px, py)`` of
     :func:`get_rnnt_logprobs`, with the delay penalty, reduced.
@@ -76,7 +78,10 @@ def rnnt_loss_simple(
         delay_penalty: see the module docstring.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         return_grad: also return the gradients of the unreduced scores' sum w.r.t. px and py
-            (the arc occupancies; independent of ``reduction``), for the pruned loss.
+            (the arc occupancies; independent of ``reduction`` and ``fastemit_lambda``), for
+            the pruned loss.
+        fastemit_lambda: FastEmit weight (>= 0): the loss is unchanged, the gradient of the symbol
+            log-probabilities is multiplied by ``1 + fastemit_lambda``; see :func:`rnnt_loss`.
 
     Returns:
         The loss, (B,) for ``"none"`` else a scalar, dtype of ``lm``; with ``return_grad``,
@@ -84,11 +89,13 @@ def rnnt_loss_simple(
     """
     if return_grad:
         loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_simple_with_grad(
-            lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
+            lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction,
+            fastemit_lambda,
         )
         return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss_simple(
-        lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
+        lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction,
+        fastemit_lambda,
     )
 
 
@@ -142,6 +149,7 @@ def rnnt_loss_smoothed(
     delay_penalty: float = 0.0,
     reduction: str = "mean",
     return_grad: bool = False,
+    fastemit_lambda: float = 0.0,
 ) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
     r"""The smoothed simple RNN-T loss: as :func:`rnnt_loss_simple` over
     :func:`get_rnnt_logprobs_smoothed`.
@@ -158,6 +166,8 @@ def rnnt_loss_smoothed(
         delay_penalty: see the module docstring.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
         return_grad: also return ``(px_grad, py_grad)``, as :func:`rnnt_loss_simple`.
+        fastemit_lambda: FastEmit weight (>= 0): the loss is unchanged, the gradient of the symbol
+            log-probabilities is multiplied by ``1 + fastemit_lambda``; see :func:`rnnt_loss`.
 
     Returns:
         The loss, (B,) or a scalar; with ``return_grad``, ``(loss, (px_grad, py_grad))``.
@@ -165,12 +175,12 @@ def rnnt_loss_smoothed(
     if return_grad:
         loss, px_grad, py_grad = torch.ops.fast_rnnt.rnnt_loss_smoothed_with_grad(
             lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary, rnnt_type,
-            delay_penalty, reduction,
+            delay_penalty, reduction, fastemit_lambda,
         )
         return loss, (px_grad, py_grad)
     return torch.ops.fast_rnnt.rnnt_loss_smoothed(
         lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary, rnnt_type,
-        delay_penalty, reduction,
+        delay_penalty, reduction, fastemit_lambda,
     )
 
 
@@ -207,6 +217,7 @@ def rnnt_loss(
     rnnt_type: str = "regular",
     delay_penalty: float = 0.0,
     reduction: str = "mean",
+    fastemit_lambda: float = 0.0,
 ) -> Tensor:
     r"""The full RNN-T loss over joiner logits: as :func:`rnnt_loss_simple` over
     :func:`get_rnnt_logprobs_joint`. Peak memory of forward + backward is the logits, their
@@ -220,10 +231,25 @@ def rnnt_loss(
         rnnt_type: ``"regular"``, ``"modified"`` or ``"constrained"``.
         delay_penalty: see the module docstring.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        fastemit_lambda: FastEmit (Yu et al. 2021, arXiv 2010.11148) as NeMo and warp-rnnt
+            define it; finite and >= 0, default 0 (off). The loss value is unchanged, bit for
+            bit. The gradient that reaches every per-cell symbol log-probability
+            ``logp[b, s, t, symbols[b, s]]`` is multiplied by ``1 + fastemit_lambda`` and that
+            of every blank log-probability is unchanged; per cell, through the log-softmax,
+            ``grad logits[c] = -(1 + fastemit_lambda) * o_sym * ([c == symbol] - p[c])
+            - o_blank * ([c == blank] - p[c])`` with ``o`` the arc occupancies. On the
+            ``"regular"`` and ``"modified"`` lattices that is the symbol arcs' gradient times
+            ``1 + fastemit_lambda``; a ``"constrained"`` symbol arc also scores the blank of the
+            next cell, and only its symbol part is scaled (the blank keeps a blank's gradient).
+            Composes with ``delay_penalty`` (a constant on px) and, in
+            :func:`fast_rnnt.rnnt_loss_pruned`, HAT. The same argument of
+            :func:`rnnt_loss_simple`, :func:`rnnt_loss_smoothed` and
+            :func:`fast_rnnt.rnnt_loss_pruned` means the same; the occupancies they return with
+            ``return_grad=True`` describe the lattice and do not depend on it.
 
     Returns:
         The loss, (B,) for ``"none"`` else a scalar; float64 for float64 logits, else float32.
     """
     return torch.ops.fast_rnnt.rnnt_loss(
-        logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction
+        logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty, reduction, fastemit_lambda
     )

@@ -49,6 +49,75 @@ def mutual_information_reference(px: Tensor, py: Tensor, boundary: Optional[Tens
     return torch.tensor(out, dtype=torch.float64)
 
 
+def mutual_information_occupancy_reference(px: Tensor, py: Tensor, boundary: Optional[Tensor] = None):
+    """(px_occ, py_occ) float64 shaped like px and py: the posterior probability of each arc,
+    exp(alpha[start] + weight + beta[end] - total), from forward (alpha) and backward (beta) loops
+    over the lattice; zero outside each boundary and for sequences with no path."""
+    B, S, T = py.size(0), py.size(1) - 1, py.size(2)
+    modified = px.size(2) == T
+    pxl, pyl = px.double().tolist(), py.double().tolist()
+    px_occ = torch.zeros(px.shape, dtype=torch.float64)
+    py_occ = torch.zeros(py.shape, dtype=torch.float64)
+    for b in range(B):
+        s0, t0, s1, t1 = boundary[b].tolist() if boundary is not None else (0, 0, S, T)
+        alpha = [[NEG_INF] * (T + 1) for _ in range(S + 1)]
+        beta = [[NEG_INF] * (T + 1) for _ in range(S + 1)]
+
+        def symbol_end(s, t):  # the cell the symbol arc leaving (s, t) enters, or None
+            if s >= s1 or (modified and t >= t1):
+                return None
+            return (s + 1, t + 1) if modified else (s + 1, t)
+
+        for s in range(s0, s1 + 1):
+            for t in range(t0, t1 + 1):
+                if s == s0 and t == t0:
+                    alpha[s][t] = 0.0
+                    continue
+                x_term = NEG_INF
+                if s > s0 and (not modified or t > t0):
+                    ps, pt = (s - 1, t - 1) if modified else (s - 1, t)
+                    x_term = alpha[ps][pt] + pxl[b][ps][pt]
+                y_term = alpha[s][t - 1] + pyl[b][s][t - 1] if t > t0 else NEG_INF
+                alpha[s][t] = log_add(x_term, y_term)
+        for s in range(s1, s0 - 1, -1):
+            for t in range(t1, t0 - 1, -1):
+                if s == s1 and t == t1:
+                    beta[s][t] = 0.0
+                    continue
+                end = symbol_end(s, t)
+                x_term = pxl[b][s][t] + beta[end[0]][end[1]] if end else NEG_INF
+                y_term = pyl[b][s][t] + beta[s][t + 1] if t < t1 else NEG_INF
+                beta[s][t] = log_add(x_term, y_term)
+        total = alpha[s1][t1]
+        if total == NEG_INF:
+            continue
+        for s in range(s0, s1 + 1):
+            for t in range(t0, t1 + 1):
+                end = symbol_end(s, t)
+                if end:
+                    px_occ[b, s, t] = math.exp(alpha[s][t] + pxl[b][s][t] + beta[end[0]][end[1]] - total)
+                if t < t1:
+                    py_occ[b, s, t] = math.exp(alpha[s][t] + pyl[b][s][t] + beta[s][t + 1] - total)
+    return px_occ, py_occ
+
+
+def fastemit_cell_grads_reference(px: Tensor, py: Tensor, boundary: Optional[Tensor], rnnt_type: str,
+                                  fastemit_lambda: float, weights: Tensor):
+    """FastEmit's gradients of sum_b weights[b] * loss[b] w.r.t. the per-cell log-probabilities
+    (before placement): symbol (B, S, T) = -(1 + lambda) * w * (occupancy of the symbol arcs),
+    blank (B, S+1, T) = -w * (occupancy of the arcs that emit that blank: the blank arcs, and in
+    "constrained" the symbol arc from the cell below). px, py: the recursion's inputs, delay
+    penalty included."""
+    px_occ, py_occ = mutual_information_occupancy_reference(px, py, boundary)
+    T = py.size(2)
+    w = weights.double().view(-1, 1, 1)
+    symbol_occ = px_occ[:, :, :T]
+    blank_occ = py_occ.clone()
+    if rnnt_type == "constrained":
+        blank_occ[:, 1:, :] += symbol_occ
+    return -(1.0 + fastemit_lambda) * w * symbol_occ, -w * blank_occ
+
+
 # ---------------------------------------------------------------------------------------------
 # RNN-T losses: per-cell log-softmax, lattice placement and reductions, written out loop by loop.
 

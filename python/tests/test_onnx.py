@@ -294,3 +294,42 @@ def test_bad_options_fail_at_export():
     feeds = lattice_inputs(2, 3, 5, 6)
     with pytest.raises(Exception, match="expected reduction"):
         export(Bad(), tuple(feeds.values()), standard_ops=True)
+
+
+# ----------------------------------------------------------------------------- FastEmit
+
+
+class FastEmitLosses(torch.nn.Module):
+    """Every k2-family loss with fastemit_lambda, which changes only gradients."""
+
+    def __init__(self, fastemit_lambda):
+        super().__init__()
+        self.fastemit_lambda = fastemit_lambda
+
+    def forward(self, lm, am, logits, symbols, boundary, ranges, pruned_logits):
+        lam = self.fastemit_lambda
+        simple = fast_rnnt.rnnt_loss_simple(lm, am, symbols, 0, boundary, "regular", 0.2, "none", fastemit_lambda=lam)
+        smoothed = fast_rnnt.rnnt_loss_smoothed(lm, am, symbols, 0, 0.1, 0.2, boundary, "modified", 0.0, "sum",
+                                                fastemit_lambda=lam)
+        pruned = fast_rnnt.rnnt_loss_pruned(pruned_logits, symbols, ranges, 0, boundary, "regular", reduction="none",
+                                            fastemit_lambda=lam)
+        full = fast_rnnt.rnnt_loss(logits, symbols, 0, boundary, "constrained", reduction="none", fastemit_lambda=lam)
+        return simple, smoothed, pruned, full
+
+
+@pytest.mark.parametrize("standard_ops", [False, True])
+def test_fastemit_exports_the_unchanged_forward(standard_ops):
+    feeds = lattice_inputs(2, 3, 6, 6)
+    module = Pruned("regular", "none", 0.0, True)
+    pruned = pruned_inputs(module, B=2, S=3, T=6, s_range=2)
+    feeds.update(ranges=pruned["ranges"], pruned_logits=pruned["logits"])
+    model = export(FastEmitLosses(0.5), tuple(feeds.values()), standard_ops=standard_ops)
+    custom = [n for n in model.graph.node if n.domain == "fast_rnnt"]
+    if not standard_ops:
+        assert sorted(n.op_type for n in custom) == ["rnnt_loss", "rnnt_loss_pruned", "rnnt_loss_simple",
+                                                      "rnnt_loss_smoothed"]
+        assert all("fastemit_lambda" not in [a.name for a in n.attribute] for n in custom)
+        return
+    assert custom == []
+    for got, want in zip(run(model, feeds), FastEmitLosses(0.0)(*feeds.values())):
+        torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=0)

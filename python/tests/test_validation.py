@@ -136,6 +136,8 @@ _SYMBOL_CASES = [
     ("rnnt_type", _set(rnnt_type="fancy"), r"expected rnnt_type to be 'regular', 'modified' or 'constrained', got 'fancy'"),
     ("reduction", _set(reduction="max"), r"expected reduction to be 'none', 'mean' or 'sum', got 'max'"),
     ("modified_sequence_T_lt_S", _set(rnnt_type="modified", boundary=torch.tensor([[0, 0, S, T], [0, 3, 3, 5]])), r"rnnt_type='modified' requires t_end - t_begin >= s_end - s_begin for every sequence, got boundary\[1\] = \(s_begin=0, t_begin=3, s_end=3, t_end=5\)"),
+    ("fastemit_lambda_negative", _set(fastemit_lambda=-0.5), r"expected fastemit_lambda to be finite and >= 0, got -0.5"),
+    ("fastemit_lambda_nan", _set(fastemit_lambda=float("nan")), r"expected fastemit_lambda to be finite and >= 0, got nan"),
 ]
 
 # A second device for the device checks: "meta" works without a GPU for the composite ops,
@@ -209,6 +211,7 @@ _PRUNED_CASES = [
     ("rnnt_type", _set(rnnt_type="fancy"), r"expected rnnt_type to be 'regular', 'modified' or 'constrained', got 'fancy'"),
     ("reduction", _set(reduction="max"), r"expected reduction to be 'none', 'mean' or 'sum', got 'max'"),
     ("modified_sequence_T_lt_S", _set(rnnt_type="modified", boundary=torch.tensor([[0, 0, S, T], [0, 3, 3, 5]])), r"rnnt_type='modified' requires t_end - t_begin >= s_end - s_begin for every sequence, got boundary\[1\]"),
+    ("fastemit_lambda_negative", _set(fastemit_lambda=-0.5), r"expected fastemit_lambda to be finite and >= 0, got -0.5"),
 ]
 
 _PRUNE_RANGES_CASES = [
