@@ -122,6 +122,7 @@ def _(logits, symbols, blanks, num_durations, normalizer, symbol_grad, blank_gra
     _duration_arc_shapes(logits, symbols, blanks, num_durations)
     return logits.new_empty(logits.shape)
 
+
 @torch.library.register_fake("fast_rnnt::_scale_grad")
 def _(x, scale):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
