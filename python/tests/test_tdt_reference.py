@@ -257,3 +257,22 @@ def test_fastemit_logits_gradient_is_nemos_closed_form(lam):
                 expected[b, t, s, :5] = e
     expected[..., 5:] = grad0[..., 5:]
     torch.testing.assert_close(grad, expected, rtol=1e-9, atol=1e-12)
+
+
+# ---- the README's examples ------------------------------------------------------------------
+
+
+def readme_section_examples(heading="### TDT, multi-blank and FastEmit"):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+@pytest.mark.skipif(not hasattr(fast_rnnt, "tdt_loss"), reason="tdt_loss not merged into this branch yet")
+@pytest.mark.parametrize("index", range(3))
+def test_readme_examples_run(index):
+    blocks = readme_section_examples()
+    assert len(blocks) == 3
+    exec(compile(blocks[index], f"README.md TDT example {index}", "exec"), {})
