@@ -107,7 +107,8 @@ class Case:
             return fast_rnnt.get_rnnt_logprobs_smoothed(*leaves, self.symbols, self.blank, 0.1, 0.2, self.boundary,
                                                         rnnt_type)
         if self.kind == "full":
-            return fast_rnnt.get_rnnt_logprobs_joint(*leaves, self.symbols, self.blank, rnnt_type, self.boundary)
+            return fast_rnnt.get_rnnt_logprobs_joint(*leaves, self.symbols, self.blank, boundary=self.boundary,
+                                                     rnnt_type=rnnt_type)
         return fast_rnnt.get_rnnt_logprobs_pruned(*leaves, self.symbols, self.ranges, self.blank, self.boundary,
                                                   rnnt_type, self.use_hat_loss)
 
