@@ -54,6 +54,15 @@ def peak_memory(device: torch.device) -> int:
     resident set (its whole life: measure in a fresh process)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated()
+    # VmHWM belongs to this process's address space, which exec starts afresh; ru_maxrss can
+    # carry a large parent's resident set over fork + exec.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
