@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import fast_rnnt
-from conftest import devices
+from conftest import boundaries, devices
 from tdt_reference import hand_multiblank_case, multiblank_rnnt_loss_reference
 
 BIG_BLANK_SETS = ([], [2], [2, 4], [3, 2])
@@ -22,12 +22,6 @@ def mb_inputs(device, B, S, T, C, seed, dtype=torch.float64, requires_grad=False
     logits = torch.randn(B, T, S + 1, C, generator=g, dtype=torch.float64)
     symbols = torch.randint(0, C - 3, (B, S), generator=g)
     return logits.to(device, dtype).requires_grad_(requires_grad), symbols.to(device)
-
-
-def boundaries(device, B, S, T):
-    ragged = torch.tensor([[0, 0, S - (b % 2), T - b] for b in range(B)], device=device)
-    offset = torch.tensor([[b % 2, 1, S, T - (b % 3)] for b in range(B)], device=device)
-    return [None, ragged, offset]
 
 
 @pytest.mark.parametrize("device", devices())

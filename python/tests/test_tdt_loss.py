@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import fast_rnnt
-from conftest import devices
+from conftest import boundaries, devices
 from tdt_reference import hand_tdt_case, hand_tdt_sigma_loss, tdt_loss_reference
 
 DURATION_SETS = ([0, 1], [0, 1, 2], [0, 1, 2, 3, 4])
@@ -21,13 +21,6 @@ def tdt_inputs(device, B, S, T, C, durations, seed, dtype=torch.float64, require
     logits = torch.randn(B, T, S + 1, C + len(durations), generator=g, dtype=torch.float64)
     symbols = torch.randint(1, C, (B, S), generator=g)
     return logits.to(device, dtype).requires_grad_(requires_grad), symbols.to(device)
-
-
-def boundaries(device, B, S, T):
-    """No boundary, ragged (0, 0, S_b, T_b) and offset rows."""
-    ragged = torch.tensor([[0, 0, S - (b % 2), T - b] for b in range(B)], device=device)
-    offset = torch.tensor([[b % 2, 1, S, T - (b % 3)] for b in range(B)], device=device)
-    return [None, ragged, offset]
 
 
 @pytest.mark.parametrize("device", devices())
