@@ -50,7 +50,7 @@ except ImportError:
 # torch::Library::set_python_module, c10::optional being std::optional (torch 2.4), and
 # c10::string_view being std::string_view (the C++ API's rnnt_type/reduction; torch 2.4.1 fails
 # there, the alias is expected from torch 2.6, untested).
-if tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2]) < (2, 6):
+if tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2]) < (2, 4):
     sys.exit(f"fast_rnnt needs torch>=2.6 (torch.library.register_fake, Library::set_python_module, "
              f"std::optional and std::string_view in op schemas); found torch {torch.__version__}")
 

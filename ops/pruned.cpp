@@ -60,8 +60,9 @@ std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned(
                        .findSchemaOrThrow("fast_rnnt::get_rnnt_logprobs_pruned", "")
                        .typed<std::tuple<at::Tensor, at::Tensor>(
                            const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
-                           const std::optional<at::Tensor>&, std::string_view, bool)>();
-  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, use_hat_loss);
+                           const std::optional<at::Tensor>&, c10::string_view, bool)>();
+  return op.call(logits, symbols, ranges, termination_symbol, boundary,
+                 rnnt::schema_str(rnnt_type), use_hat_loss);
 }
 
 at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
@@ -73,10 +74,11 @@ at::Tensor rnnt_loss_pruned(const at::Tensor& logits, const at::Tensor& symbols,
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("fast_rnnt::rnnt_loss_pruned", "")
           .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
-                            const std::optional<at::Tensor>&, std::string_view, double,
-                            std::string_view, bool, double)>();
-  return op.call(logits, symbols, ranges, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, use_hat_loss, fastemit_lambda);
+                            const std::optional<at::Tensor>&, c10::string_view, double,
+                            c10::string_view, bool, double)>();
+  return op.call(logits, symbols, ranges, termination_symbol, boundary,
+                 rnnt::schema_str(rnnt_type), delay_penalty, rnnt::schema_str(reduction),
+                 use_hat_loss, fastemit_lambda);
 }
 
 namespace {
@@ -384,7 +386,7 @@ std::tuple<at::Tensor, at::Tensor> pruned_lattice(const char* op, const at::Tens
 std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned_composite(
     const at::Tensor& logits, const at::Tensor& symbols, const at::Tensor& ranges,
     int64_t termination_symbol, const std::optional<at::Tensor>& boundary,
-    std::string_view rnnt_type, bool use_hat_loss) {
+    c10::string_view rnnt_type, bool use_hat_loss) {
   constexpr char op[] = "get_rnnt_logprobs_pruned";
   return pruned_lattice(op, logits, symbols, ranges, termination_symbol, boundary,
                         parse_rnnt_type(op, rnnt_type), use_hat_loss, /*delay_penalty=*/0.0);
@@ -393,8 +395,8 @@ std::tuple<at::Tensor, at::Tensor> get_rnnt_logprobs_pruned_composite(
 at::Tensor rnnt_loss_pruned_composite(const at::Tensor& logits, const at::Tensor& symbols,
                                       const at::Tensor& ranges, int64_t termination_symbol,
                                       const std::optional<at::Tensor>& boundary,
-                                      std::string_view rnnt_type, double delay_penalty,
-                                      std::string_view reduction, bool use_hat_loss,
+                                      c10::string_view rnnt_type, double delay_penalty,
+                                      c10::string_view reduction, bool use_hat_loss,
                                       double fastemit_lambda) {
   constexpr char op[] = "rnnt_loss_pruned";
   const Reduction red = parse_reduction(op, reduction);

@@ -113,7 +113,7 @@ std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, c
   const Tensor lm_sum = p.lm_probs.sum(2, /*keepdim=*/true).clamp_min(tiny);   // (B, S+1, 1)
   const Tensor lm_only_norm = lm_sum.log() + p.lm_max;                          // (B, S+1, 1)
   // AM-only: log_softmax(am[b, t] + log(unigram)), unigram = mean_{b,s} softmax(lm[b, s]).
-  const Tensor unigram = (p.lm_probs / lm_sum).mean({0, 1}) + tiny;             // (C,)
+  const Tensor unigram = (p.lm_probs / lm_sum).mean(at::IntArrayRef{0, 1}) + tiny; // (C,)
   const Tensor log_unigram = unigram.log();
   const Tensor sums = log_row_sums(
       at::cat({p.lm_probs, unigram.expand_symint({n.B, 1, lm.sym_size(2)})}, 1), p.am_probs);
@@ -290,7 +290,7 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs(const Tensor& lm, const Tensor& am,
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::get_rnnt_logprobs", "")
                        .typed<LogprobsFn>();
-  return op.call(lm, am, symbols, termination_symbol, rnnt_type, boundary);
+  return op.call(lm, am, symbols, termination_symbol, rnnt::schema_str(rnnt_type), boundary);
 }
 
 Tensor rnnt_loss_simple(const Tensor& lm, const Tensor& am, const Tensor& symbols,
@@ -300,8 +300,8 @@ Tensor rnnt_loss_simple(const Tensor& lm, const Tensor& am, const Tensor& symbol
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_simple", "")
                        .typed<SimpleLossFn>();
-  return op.call(lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, fastemit_lambda);
+  return op.call(lm, am, symbols, termination_symbol, boundary, rnnt::schema_str(rnnt_type),
+                 delay_penalty, rnnt::schema_str(reduction), fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_simple_with_grad(
@@ -311,8 +311,8 @@ std::tuple<Tensor, Tensor, Tensor> rnnt_loss_simple_with_grad(
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_simple_with_grad", "")
                        .typed<SimpleLossWithGradFn>();
-  return op.call(lm, am, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, fastemit_lambda);
+  return op.call(lm, am, symbols, termination_symbol, boundary, rnnt::schema_str(rnnt_type),
+                 delay_penalty, rnnt::schema_str(reduction), fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_smoothed(
@@ -323,7 +323,7 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_smoothed(
                        .findSchemaOrThrow("fast_rnnt::get_rnnt_logprobs_smoothed", "")
                        .typed<SmoothedLogprobsFn>();
   return op.call(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary,
-                 rnnt_type);
+                 rnnt::schema_str(rnnt_type));
 }
 
 Tensor rnnt_loss_smoothed(const Tensor& lm, const Tensor& am, const Tensor& symbols,
@@ -335,7 +335,8 @@ Tensor rnnt_loss_smoothed(const Tensor& lm, const Tensor& am, const Tensor& symb
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_smoothed", "")
                        .typed<SmoothedLossFn>();
   return op.call(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary,
-                 rnnt_type, delay_penalty, reduction, fastemit_lambda);
+                 rnnt::schema_str(rnnt_type), delay_penalty, rnnt::schema_str(reduction),
+                 fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor, Tensor> rnnt_loss_smoothed_with_grad(
@@ -347,7 +348,8 @@ std::tuple<Tensor, Tensor, Tensor> rnnt_loss_smoothed_with_grad(
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss_smoothed_with_grad", "")
                        .typed<SmoothedLossWithGradFn>();
   return op.call(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary,
-                 rnnt_type, delay_penalty, reduction, fastemit_lambda);
+                 rnnt::schema_str(rnnt_type), delay_penalty, rnnt::schema_str(reduction),
+                 fastemit_lambda);
 }
 
 std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint(const Tensor& logits, const Tensor& symbols,
@@ -357,7 +359,7 @@ std::tuple<Tensor, Tensor> get_rnnt_logprobs_joint(const Tensor& logits, const T
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::get_rnnt_logprobs_joint", "")
                        .typed<JointLogprobsFn>();
-  return op.call(logits, symbols, termination_symbol, rnnt_type, boundary);
+  return op.call(logits, symbols, termination_symbol, rnnt::schema_str(rnnt_type), boundary);
 }
 
 Tensor rnnt_loss(const Tensor& logits, const Tensor& symbols, int64_t termination_symbol,
@@ -366,8 +368,8 @@ Tensor rnnt_loss(const Tensor& logits, const Tensor& symbols, int64_t terminatio
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("fast_rnnt::rnnt_loss", "")
                        .typed<JointLossFn>();
-  return op.call(logits, symbols, termination_symbol, boundary, rnnt_type, delay_penalty,
-                 reduction, fastemit_lambda);
+  return op.call(logits, symbols, termination_symbol, boundary, rnnt::schema_str(rnnt_type),
+                 delay_penalty, rnnt::schema_str(reduction), fastemit_lambda);
 }
 
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {

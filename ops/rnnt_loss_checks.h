@@ -23,7 +23,15 @@ using c10::SymInt;
 enum class RnntType { kRegular, kModified, kConstrained };
 enum class Reduction { kNone, kMean, kSum };
 
-inline RnntType parse_rnnt_type(const char* op, std::string_view rnnt_type) {
+// The schemas' str arguments are c10::string_view: an alias of std::string_view from torch 2.6
+// (pytorch/pytorch#139635), a class of its own in torch 2.4 and 2.5, built from pointer and
+// length but not from std::string_view. The public C++ API takes std::string_view and passes it
+// to the dispatcher through schema_str, which compiles with both.
+inline c10::string_view schema_str(std::string_view s) {
+  return c10::string_view(s.data(), s.size());
+}
+
+inline RnntType parse_rnnt_type(const char* op, c10::string_view rnnt_type) {
   if (rnnt_type == "regular") return RnntType::kRegular;
   if (rnnt_type == "modified") return RnntType::kModified;
   if (rnnt_type == "constrained") return RnntType::kConstrained;
@@ -31,7 +39,7 @@ inline RnntType parse_rnnt_type(const char* op, std::string_view rnnt_type) {
               std::string(rnnt_type), "'");
 }
 
-inline Reduction parse_reduction(const char* op, std::string_view reduction) {
+inline Reduction parse_reduction(const char* op, c10::string_view reduction) {
   if (reduction == "none") return Reduction::kNone;
   if (reduction == "mean") return Reduction::kMean;
   if (reduction == "sum") return Reduction::kSum;

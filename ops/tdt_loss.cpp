@@ -105,7 +105,7 @@ Tensor tdt_loss(const Tensor& logits, const Tensor& symbols, int64_t termination
                                      const std::optional<Tensor>&, double, double, double,
                                      c10::string_view)>();
   return op.call(logits, symbols, termination_symbol, durations, boundary, sigma, omega,
-                 fastemit_lambda, reduction);
+                 fastemit_lambda, rnnt::schema_str(reduction));
 }
 
 Tensor multiblank_rnnt_loss(const Tensor& logits, const Tensor& symbols,
@@ -118,7 +118,7 @@ Tensor multiblank_rnnt_loss(const Tensor& logits, const Tensor& symbols,
                                      const std::optional<Tensor>&, double, double,
                                      c10::string_view)>();
   return op.call(logits, symbols, termination_symbol, big_blank_durations, boundary, sigma,
-                 fastemit_lambda, reduction);
+                 fastemit_lambda, rnnt::schema_str(reduction));
 }
 
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {

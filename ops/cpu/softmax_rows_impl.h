@@ -3,6 +3,7 @@
 // fast_rnnt::cpu::FAST_RNNT_ISA. Only the SIMD row loops live here: the translation unit may be
 // compiled with -mavx2, and inline code it instantiates must not leak into the rest of the
 // library.
+#include <ATen/cpu/vec/functional_base.h>  // vec_reduce_all: torch 2.4.1's vec.h lacks it
 #include <ATen/cpu/vec/vec.h>
 
 #include <cmath>
