@@ -4,7 +4,7 @@ inside the Python package (fast_rnnt/lib, fast_rnnt/include, fast_rnnt/share/cma
     pip install --no-build-isolation .        # or -e . for a source checkout
     pip wheel --no-build-isolation --no-deps .
 
-The library is built against the installed torch (torch>=2.6; tested 2.13.0 and 2.14.1), so torch
+The library is built against the installed torch (torch>=2.4; tested 2.4.1, 2.13.0 and 2.14.1), so torch
 must be installed first and the build must see it (--no-build-isolation). The version and the
 requirement pin that torch: 0.1.0+torch2.14.1.cu130 requires torch==2.14.1, and importing the
 package under another torch raises ImportError.
@@ -46,13 +46,13 @@ try:
 except ImportError:
     sys.exit("fast_rnnt is built against the installed torch: install torch first (pip install "
              "torch), then build with `pip install --no-build-isolation .` (build isolation hides torch)")
-# The oldest torch with what the package uses: torch.library.register_fake (the fake kernels),
-# torch::Library::set_python_module, c10::optional being std::optional (torch 2.4), and
-# c10::string_view being std::string_view (the C++ API's rnnt_type/reduction; torch 2.4.1 fails
-# there, the alias is expected from torch 2.6, untested).
+# The oldest torch with what the package uses: torch.library.register_fake and opcheck (the fake
+# kernels and their tests), torch::Library::set_python_module, and c10::optional being
+# std::optional in the dispatcher's typed signatures, all from torch 2.4. (The schemas' str
+# arguments are c10::string_view, its own class before torch 2.6: rnnt::schema_str converts.)
 if tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2]) < (2, 4):
-    sys.exit(f"fast_rnnt needs torch>=2.6 (torch.library.register_fake, Library::set_python_module, "
-             f"std::optional and std::string_view in op schemas); found torch {torch.__version__}")
+    sys.exit(f"fast_rnnt needs torch>=2.4 (torch.library.register_fake, Library::set_python_module, "
+             f"std::optional in op signatures); found torch {torch.__version__}")
 
 
 def _flag(name: str):
