@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <string>
@@ -134,6 +135,32 @@ TEST(EmulatedDurationLatticeEdges, NoSymbolsAndOneFrame) {
     expect_emulation_matches_cpu(full_case(2, 6, 0, d));
     expect_emulation_matches_cpu(full_case(2, 1, 0, d));
     expect_emulation_matches_cpu(full_case(2, 1, 3, d));
+  }
+}
+
+// A NaN weight on the only arc into a node made that node -inf (the maximum dropped the NaN),
+// so the score was that of the lattice without the arc: finite. Found while writing these
+// tests, in the CPU and CUDA kernels alike; both now give NaN.
+TEST(EmulatedDurationLatticeEdges, NaNWeightGivesNaNScore) {
+  at::manual_seed(7);
+  for (const Durations& d : {kMultiBlank, kTdt5}) {
+    SCOPED_TRACE(d.name);
+    Case c = full_case(2, 5, 2, d);
+    c.symbol_w.fill_(-1.0);  // no -inf: every arc present
+    c.blank_w.fill_(-1.0);
+    c.blank_w[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();  // the d=1 blank (0,0) -> (1,0)
+    const at::Tensor cpu_scores =
+        duration_lattice(c.symbol_w, c.blank_w, c.symbol_durations, c.blank_durations, c.boundary);
+    EXPECT_TRUE(std::isnan(cpu_scores[0].item<float>())) << "CPU " << cpu_scores;
+    EXPECT_TRUE(std::isfinite(cpu_scores[1].item<float>())) << "CPU " << cpu_scores;
+    const DurationLatticeSizes n = check_duration_lattice_inputs(
+        "duration_lattice", c.symbol_w, c.blank_w, c.symbol_durations, c.blank_durations,
+        c.boundary);
+    const at::Tensor scores = duration_lattice_forward_on(
+        EmulatedLaunch{}, "duration_lattice", n, c.symbol_w, c.blank_w, c.symbol_durations,
+        c.blank_durations, c.boundary);
+    EXPECT_TRUE(std::isnan(scores[0].item<float>())) << "emulated CUDA " << scores;
+    expect_emulation_matches_cpu(c);
   }
 }
 

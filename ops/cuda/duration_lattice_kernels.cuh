@@ -11,9 +11,11 @@
 //
 // Numerics, as the CPU kernel: alpha is stored relative to a per-wave offset off[w] (double):
 // after each wave the block's maximum (a tree reduction in shared memory, order-independent)
-// moves into the offset. The backward walks the waves in reverse; each node sums its outgoing
-// arcs' occupancies (written by their end nodes in later waves) and writes the shares of its
-// incoming arcs, the largest taking the remainder: every gradient entry has one writer.
+// moves into the offset. A NaN term makes its node NaN (the maximum keeps it), so a NaN weight
+// on a path gives a NaN score, never the score without that arc. The backward walks the waves
+// in reverse; each node sums its outgoing arcs' occupancies (written by their end nodes in later
+// waves) and writes the shares of its incoming arcs, the largest taking the remainder: every
+// gradient entry has one writer.
 #include <cstdint>
 
 #include "ops/cuda/device_api.cuh"
@@ -93,14 +95,14 @@ __device__ double lattice_forward_sweep(const DurationLatticeArgs<real>& a, cons
           if (!g.symbol_into(t, s, d)) continue;
           const real x = alpha[(t - d) * width + s - 1] + static_cast<real>(off[w - d - 1] - off[w - 1]) +
                       a.sw[(q.row0 + (t - d) * K + s - 1) * a.Ns + i];
-          if (pass == 0) m = x > m ? x : m; else sum += exp(x - m);
+          if (pass == 0) m = x > m || x != x ? x : m; else sum += exp(x - m);
         }
         for (int64_t j = 0; j < a.Nb; ++j) {
           const int64_t d = a.bd[j];
           if (!g.blank_into(t, s, d)) continue;
           const real x = alpha[(t - d) * width + s] + static_cast<real>(off[w - d] - off[w - 1]) +
                       a.bw[(q.row0 + (t - d) * K + s) * a.Nb + j];
-          if (pass == 0) m = x > m ? x : m; else sum += exp(x - m);
+          if (pass == 0) m = x > m || x != x ? x : m; else sum += exp(x - m);
         }
         if (pass == 0 && m == neg_inf) break;
         if (pass == 1) m = m + log(sum);
