@@ -20,6 +20,8 @@ class MutualInformationFunction : public torch::autograd::Function<MutualInforma
     auto [scores, px_grad, py_grad] = mutual_information_recursion_with_grad(px, py, boundary);
     ctx->save_for_backward({px_grad, py_grad});
     ctx->mark_non_differentiable({px_grad, py_grad});
+    // The occupancy outputs have no gradient: no zero tensors of their size for them.
+    ctx->set_materialize_grads(false);
     return {scores, px_grad, py_grad};
   }
 

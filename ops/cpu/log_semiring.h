@@ -1,6 +1,6 @@
 #pragma once
-// The two inner loops of the mutual-information recursion on the CPU, one wave of lattice cells
-// at a time (see mutual_information_kernel.cpp for what a wave is). They are compiled once per
+// The inner loops of the mutual-information recursion on the CPU: one wave of lattice cells at a
+// time, and the copies of px/py into waves and back (see mutual_information_kernel.cpp). They are compiled once per
 // instruction set (simd_<isa>.cpp, with ATen's Vectorized<T>; see isa.h) and chosen at run time.
 #include <cstdint>
 
@@ -30,6 +30,13 @@ struct LogSemiringKernels {
   //   y_occ = occ / (1 + q) where q > 1, else occ minus x_occ.
   void (*split_occupancy_wave)(int64_t n, const T* x_in, const T* y_in, const T* q, T* x_occ,
                                T* y_occ);
+  // The copies between a rows x cols matrix m (row stride ld) of px or py and its wave rows
+  // (mutual_information_kernel.cpp): element (r, c) is waves[w * width + r], its wave
+  // w = r + c + 1 when `diagonal` (a regular lattice), c + 1 otherwise (a modified one).
+  void (*copy_to_waves)(const T* m, int64_t ld, int64_t rows, int64_t cols, bool diagonal,
+                        T* waves, int64_t width);
+  void (*copy_from_waves)(T* m, int64_t ld, int64_t rows, int64_t cols, bool diagonal,
+                          const T* waves, int64_t width);
 };
 
 namespace isa_default {

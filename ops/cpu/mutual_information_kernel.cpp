@@ -6,13 +6,14 @@
 // (log_semiring.h), so a sequence of S x T cells costs S+T+1 short SIMD loops instead of S*T
 // scalar log-adds, and cells outside the sequence's boundary are never visited.
 //
-// Storage. Two wave rows of width S+3 (plus room for whole SIMD vectors): row[s+1] = cell s,
-// relative to the previous wave's largest value, with -inf sentinels just outside the wave's
-// cells, so that the two predecessors of cell s are row'[s] (px arc) and row'[s+1] (py arc) of
-// the previous row with no edge cases. with_grad also saves one ratio per cell (of its two
-// incoming terms); the backward sweep walks the waves in reverse and
-// splits each cell's occupancy between its two arcs from it, conserving mass exactly
-// (mutual_information_lattice.h), and the shares are the gradients.
+// Storage. Each sequence's px/py are first copied into wave rows (see "The skewed layout"
+// below). The forward keeps two rows of width S+3 (plus room for whole SIMD vectors): row[s+1] =
+// cell s, relative to the previous wave's largest value, with -inf sentinels just outside the
+// wave's cells, so that the two predecessors of cell s are row'[s] (px arc) and row'[s+1] (py
+// arc) of the previous row with no edge cases. with_grad also saves one ratio per cell (of its
+// two incoming terms); the backward sweep walks the waves in reverse and splits each cell's
+// occupancy between its two arcs from it, conserving mass exactly
+// (mutual_information_lattice.h); the shares, in wave rows, are copied back as the gradients.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -32,37 +33,39 @@ namespace {
 constexpr char kOpName[] = "mutual_information";
 constexpr char kWithGradOpName[] = "mutual_information_with_grad";
 
-// x[i], y[i] = the px and py arcs into cell s = lo + i of wave w (-inf where absent). Along a
-// wave both arcs walk through px/py with a fixed stride: (row - 1) on an anti-diagonal, row on a
-// column.
-template <typename T>
-void gather_arcs(const SequenceLattice<T>& q, int64_t w, int64_t lo, int64_t hi, T* x, T* y) {
-  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-  const int64_t first = std::max<int64_t>(lo, 1);  // row 0 has no px arc
-  for (int64_t s = lo; s < first; ++s) x[s - lo] = kNegInf;
-  if (first <= hi) {
-    const int64_t step = q.modified ? q.px_row : q.px_row - 1;
-    const T* src = q.px + q.px_index(w, first);
-    T* dst = x + (first - lo);
-    for (int64_t i = 0, n = hi - first + 1; i < n; ++i) dst[i] = src[i * step];
-  }
-  // The py arc exists where its frame py_frame(w, s) >= 0: all s (modified, w >= 1) or s < w.
-  const int64_t last = q.modified ? hi : std::min(hi, w - 1);
-  if (lo <= last) {
-    const int64_t step = q.modified ? q.py_row : q.py_row - 1;
-    const T* src = q.py + q.py_index(w, lo);
-    for (int64_t i = 0, n = last - lo + 1; i < n; ++i) y[i] = src[i * step];
-  }
-  for (int64_t s = std::max(lo, last + 1); s <= hi; ++s) y[s - lo] = kNegInf;
-}
-
 // A wave row with room for the SIMD loops to run over (whole vectors past the last cell).
 inline int64_t row_width(int64_t S) { return cpu::padded(wave_width(S)) + cpu::kMaxLanes; }
 
-// Scratch space of one thread, reused across the sequences it handles.
+// The skewed layout. Along a wave the arcs walk through px/py with a stride of a whole row, so
+// each sequence's arcs are first copied into wave rows (X row w holds the px arc into cell s of
+// wave w at index s, Y the py arc), and the backward writes its shares into wave rows that are
+// copied back the same way. Matrix element (r, c) of px (cell s = r+1) or py (s = r) belongs to
+// wave r + c + 1 of a regular lattice (s + t, s + t + 1) and c + 1 of a modified one
+// (log_semiring.h copies them in blocks). A wave at a time would touch a cache line and a page
+// per row of px and py.
+
+// Columns of px in a sequence's sub-lattice (py has T_).
+template <typename T>
+int64_t px_cols(const SequenceLattice<T>& q) { return q.modified ? q.T_ : q.T_ + 1; }
+
+// X, Y: the arcs in wave rows of `width`, -inf where a cell has no such arc.
+template <typename T>
+void skew_arcs(const SequenceLattice<T>& q, int64_t width, T* X, T* Y) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  const auto& kernels = cpu::log_semiring_kernels<T>();
+  kernels.copy_to_waves(q.px, q.px_row, q.S, px_cols(q), !q.modified, X + 1, width);
+  kernels.copy_to_waves(q.py, q.py_row, q.S + 1, q.T_, !q.modified, Y, width);
+  for (int64_t w = 1; w < q.num_waves(); ++w) X[w * width] = kNegInf;  // row 0: no px arc
+  if (!q.modified) {  // the py arc into cell s = w would leave frame -1
+    for (int64_t w = 1; w <= std::min(q.S, q.num_waves() - 1); ++w) Y[w * width + w] = kNegInf;
+  }
+}
+
+// Scratch space of one thread, reused across the sequences it handles: the arcs in wave rows
+// (reused for the shares by the backward), the saved ratios and the two forward rows.
 template <typename T>
 struct Workspace {
-  std::vector<T> rows, x, y, ratios, x_shares, y_shares;
+  std::vector<T> x, y, ratios, rows;
 };
 
 // Sweeps the waves forward and returns p[S, T]; with_grad also fills ws.ratios, row w holding
@@ -74,9 +77,11 @@ T forward_sequence(const SequenceLattice<T>& q, bool with_grad, Workspace<T>& ws
   const auto& kernels = cpu::log_semiring_kernels<T>();
   const int64_t width = row_width(q.S), num_waves = q.num_waves();
   ws.rows.resize(2 * width);
-  ws.x.resize(width);
-  ws.y.resize(width);
+  // One row more than the waves: the backward starts from a row past the last wave.
+  ws.x.resize((num_waves + 1) * width);
+  ws.y.resize((num_waves + 1) * width);
   if (with_grad) ws.ratios.resize(num_waves * width);
+  skew_arcs(q, width, ws.x.data(), ws.y.data());
   auto row = [&](int64_t w) { return ws.rows.data() + (w & 1) * width; };
   T* first = row(0);
   first[0] = kNegInf;
@@ -88,12 +93,11 @@ T forward_sequence(const SequenceLattice<T>& q, bool with_grad, Workspace<T>& ws
     const int64_t lo = q.first_row(w), hi = q.last_row(w);
     const T* prev = row(w - 1);
     T* cur = row(w);
-    gather_arcs(q, w, lo, hi, ws.x.data(), ws.y.data());
     offset += shift;
     const T largest = kernels.log_add_wave(
-        hi - lo + 1, /*left=*/prev + lo, /*x=*/ws.x.data(), /*down=*/prev + lo + 1,
-        /*y=*/ws.y.data(), /*shift=*/shift, /*out=*/cur + lo + 1,
-        /*q=*/with_grad ? ws.ratios.data() + w * width + lo : nullptr);
+        hi - lo + 1, /*left=*/prev + lo, /*x=*/ws.x.data() + w * width + lo,
+        /*down=*/prev + lo + 1, /*y=*/ws.y.data() + w * width + lo, /*shift=*/shift,
+        /*out=*/cur + lo + 1, /*q=*/with_grad ? ws.ratios.data() + w * width + lo : nullptr);
     shift = std::isfinite(largest) ? largest : T(0);
     cur[lo] = kNegInf;
     cur[hi + 2] = kNegInf;
@@ -102,34 +106,36 @@ T forward_sequence(const SequenceLattice<T>& q, bool with_grad, Workspace<T>& ws
 }
 
 // Given ws.ratios of a with_grad forward pass, writes d p[S,T] / d px and d p[S,T] / d py into
-// px_grad / py_grad (offset and strided like q.px / q.py, zero-initialized by the caller).
+// px_grad / py_grad (offset and strided like q.px / q.py; the caller zeroes what lies outside
+// the sub-lattice).
 template <typename T>
 void backward_sequence(const SequenceLattice<T>& q, T score, Workspace<T>& ws, T* px_grad,
                        T* py_grad) {
   if (!q.has_path() || score == -std::numeric_limits<T>::infinity()) return;
   const auto& kernels = cpu::log_semiring_kernels<T>();
   const int64_t width = row_width(q.S), num_waves = q.num_waves();
-  // Row w of the shares: what arrives at cell s of wave w by its px / py arc, at index s+1.
-  ws.x_shares.assign(2 * width, T(0));
-  ws.y_shares.assign(2 * width, T(0));
-  auto x_row = [&](int64_t w) { return ws.x_shares.data() + (w & 1) * width; };
-  auto y_row = [&](int64_t w) { return ws.y_shares.data() + (w & 1) * width; };
+  // Wave row w of the shares (in place of the arcs): what arrives at cell s of wave w by its
+  // px / py arc, at index s+1.
+  auto x_row = [&](int64_t w) { return ws.x.data() + w * width; };
+  auto y_row = [&](int64_t w) { return ws.y.data() + w * width; };
+  std::fill(x_row(num_waves), x_row(num_waves) + width, T(0));
+  std::fill(y_row(num_waves), y_row(num_waves) + width, T(0));
   y_row(num_waves)[q.S + 1] = 1;  // all of the final cell's occupancy, from past the end
   for (int64_t w = num_waves - 1; w >= 1; --w) {
     const int64_t lo = q.first_row(w), hi = q.last_row(w), n = hi - lo + 1;
     // Cell s leaves by its px arc into cell s+1 and by its py arc into cell s of wave w+1.
-    const T* x_next = x_row(w + 1);
-    const T* y_next = y_row(w + 1);
     T* xs = x_row(w);
     T* ys = y_row(w);
-    kernels.split_occupancy_wave(n, /*x_in=*/x_next + lo + 2, /*y_in=*/y_next + lo + 1,
+    kernels.split_occupancy_wave(n, /*x_in=*/x_row(w + 1) + lo + 2, /*y_in=*/y_row(w + 1) + lo + 1,
                                  /*q=*/ws.ratios.data() + w * width + lo, /*x_occ=*/xs + lo + 1,
                                  /*y_occ=*/ys + lo + 1);
-    xs[lo] = ys[lo] = xs[hi + 2] = ys[hi + 2] = 0;
-    for (int64_t s = std::max<int64_t>(lo, 1); s <= hi; ++s) px_grad[q.px_index(w, s)] = xs[s + 1];
-    const int64_t last = q.modified ? hi : std::min(hi, w - 1);  // cells with a py arc
-    for (int64_t s = lo; s <= last; ++s) py_grad[q.py_index(w, s)] = ys[s + 1];
+    xs[lo] = ys[lo] = 0;
+    // Cells past the wave's last (a modified lattice's cells s > w) have no occupancy.
+    std::fill(xs + hi + 2, xs + q.S + 3, T(0));
+    std::fill(ys + hi + 2, ys + q.S + 3, T(0));
   }
+  kernels.copy_from_waves(px_grad, q.px_row, q.S, px_cols(q), !q.modified, ws.x.data() + 2, width);
+  kernels.copy_from_waves(py_grad, q.py_row, q.S + 1, q.T_, !q.modified, ws.y.data() + 1, width);
 }
 
 // Runs the recursion over the batch. px_grad/py_grad are undefined for forward-only calls.
@@ -153,9 +159,9 @@ void run_batch(const at::Tensor& px, const at::Tensor& py, const std::optional<a
       const SequenceLattice<T> q = sequence_lattice(px_ptr, py_ptr, o, n.T, n.modified);
       scores_ptr[b] = forward_sequence(q, with_grad, ws);
       if (with_grad) {
-        // The backward writes every entry of a regular lattice that spans the whole of px/py
-        // and has a path; anything else is zeroed first, on the thread that writes it next.
-        const bool writes_all = !n.modified && q.S == n.S && q.T_ == n.T &&
+        // The backward writes every entry of a lattice that spans the whole of px/py and has a
+        // path; anything else is zeroed first, on the thread that writes it next.
+        const bool writes_all = q.S == n.S && q.T_ == n.T &&
                                 scores_ptr[b] != -std::numeric_limits<T>::infinity();
         if (!writes_all) {
           std::fill(pxg_ptr + b * px_batch, pxg_ptr + (b + 1) * px_batch, T(0));

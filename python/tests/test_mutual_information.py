@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import torch
-from reference import mutual_information_reference
+from reference import mutual_information_occupancy_reference, mutual_information_reference
 
 import fast_rnnt
 
@@ -52,6 +52,23 @@ def test_matches_reference(device, seed, modified, B, S, T, with_boundary):
     want = mutual_information_reference(px.cpu(), py.cpu(), None if boundary is None else boundary.cpu())
     assert got.dtype == torch.float64 and got.shape == (B,)
     torch.testing.assert_close(got.cpu(), want, rtol=1e-12, atol=1e-12)
+
+
+# The CPU kernel copies px/py into wave rows in 8 x 8 blocks and the rest element by element:
+# sizes on both sides of the block edges, with and without offset boundaries, both precisions.
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("S,T", [(7, 8), (8, 9), (9, 17), (16, 7), (17, 40)])
+def test_occupancies_match_reference_around_block_edges(device, modified, dtype, S, T):
+    px, py, boundary = sample_inputs(device, 3, S, T, modified, seed=100 * S + T)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    for bd in (None, boundary):
+        scores, (px_grad, py_grad) = fast_rnnt.mutual_information_recursion(px.to(dtype), py.to(dtype), bd, return_grad=True)
+        bd_cpu = None if bd is None else bd.cpu()
+        want_px, want_py = mutual_information_occupancy_reference(px.cpu(), py.cpu(), bd_cpu)
+        torch.testing.assert_close(scores.cpu().double(), mutual_information_reference(px.cpu(), py.cpu(), bd_cpu), **tol)
+        torch.testing.assert_close(px_grad.cpu().double(), want_px, **tol)
+        torch.testing.assert_close(py_grad.cpu().double(), want_py, **tol)
 
 
 def test_modified_without_path_is_minus_inf(device):
