@@ -1,15 +1,16 @@
 // The RNN-T losses: schemas, C++ entry points and the CompositeImplicitAutograd kernels, built
-// from ATen ops and the two leaf ops (arc_logprobs, mutual_information), so that autograd, fake
-// tensors, torch.compile and TorchScript need no extra code. Sizes are SymInts throughout so the
+// from ATen ops and the leaf ops (arc_logprobs, smoothed_arc_logprobs, mutual_information), so
+// that autograd, fake tensors, torch.compile and TorchScript need no extra code. Sizes are SymInts throughout so the
 // composites also trace with dynamic shapes.
 #include <torch/library.h>
 
-#include <limits>
+#include <cmath>
 #include <string>
 
 #include "fast_rnnt/arc_logprobs.h"
 #include "fast_rnnt/mutual_information.h"
 #include "fast_rnnt/rnnt_loss.h"
+#include "fast_rnnt/smoothed_arc_logprobs.h"
 #include "ops/arc_logprobs_checks.h"
 #include "ops/rnnt_lattice.h"
 #include "ops/rnnt_loss_checks.h"
@@ -22,116 +23,33 @@ namespace {
 
 using namespace fast_rnnt::rnnt;  // NOLINT(google-build-using-namespace)
 
-double smallest_normal(at::ScalarType t) {
-  switch (t) {
-    case at::kDouble:
-      return std::numeric_limits<double>::min();
-    case at::kHalf:
-      return static_cast<double>(std::numeric_limits<c10::Half>::min());
-    case at::kBFloat16:
-      return static_cast<double>(std::numeric_limits<c10::BFloat16>::min());
-    default:
-      return std::numeric_limits<float>::min();
-  }
-}
-
-// The pieces of the simple loss shared with the smoothed one.
-struct SimpleParts {
-  Tensor lm_max, am_max;      // (B, S+1, 1), (B, T, 1), detached shifts
-  Tensor lm_probs, am_probs;  // exp(lm - lm_max), exp(am - am_max)
-  Tensor px_am, px_lm;        // (B, S, T): am[b, t, symbols[b, s]]; (B, S, 1): lm[b, s, symbols[b, s]]
-  Tensor py_am, py_lm;        // (B, 1, T): am[b, t, blank]; (B, S+1, 1): lm[b, s, blank]
-};
-
-SimpleParts simple_parts(const Tensor& lm, const Tensor& am, const Tensor& symbols,
-                         int64_t termination_symbol, const LatticeSizes& n) {
-  SimpleParts p;
-  // The shifts only keep exp() in range; detached, the gradient flows through exp() alone and
-  // is exactly that of the log-sum-exp.
-  // A row masked entirely (all -inf) shifts by 0, as torch.logsumexp: its probabilities are 0
-  // (no arcs, zero gradient), not exp(-inf - -inf) = NaN.
-  auto finite_max = [](const Tensor& x) {
-    const Tensor m = x.detach().amax(2, /*keepdim=*/true);
-    return m.masked_fill(m.isinf(), 0.0);
-  };
-  p.lm_max = finite_max(lm);
-  p.am_max = finite_max(am);
-  p.lm_probs = (lm - p.lm_max).exp();
-  p.am_probs = (am - p.am_max).exp();
-  // One (B, T, S+1) gather from am for the symbols and the blank (column S): no (B, S, T, C)
-  // tensor in forward or backward, and one scatter into am's gradient.
-  const Tensor padded =
-      at::cat({symbols, at::full_symint({n.B, 1}, termination_symbol, symbols.options())}, 1);
-  const Tensor am_arcs = am.gather(2, padded.unsqueeze(1).expand_symint({n.B, n.T, n.S + 1}));
-  p.px_am = am_arcs.narrow_symint(2, 0, n.S).transpose(1, 2);
-  p.py_am = am_arcs.narrow_symint(2, n.S, 1).transpose(1, 2);
-  p.px_lm = lm.narrow_symint(1, 0, n.S).gather(2, symbols.unsqueeze(2));
-  p.py_lm = lm.select(2, termination_symbol).unsqueeze(2);
-  return p;
-}
-
-// log sum_c rows[b, r, c] * am_probs[b, t, c]: (B, R, T), one batched product.
-Tensor log_row_sums(const Tensor& rows, const Tensor& am_probs) {
-  return (at::matmul(rows, am_probs.transpose(1, 2)) + smallest_normal(rows.scalar_type())).log();
-}
-
 std::tuple<Tensor, Tensor> simple_logprobs(const char* op, const Tensor& lm, const Tensor& am,
                                            const Tensor& symbols, int64_t termination_symbol,
                                            RnntType type, const std::optional<Tensor>& boundary,
                                            double fastemit_lambda = 0.0) {
-  const LatticeSizes n = check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
-  const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
-  // (B, S+1, T): logsumexp_c(lm[b, s, c] + am[b, t, c])
-  const Tensor normalizers =
-      log_row_sums(p.lm_probs, p.am_probs) + p.lm_max + p.am_max.transpose(1, 2);
-  Tensor px = p.px_am + p.px_lm - normalizers.narrow_symint(1, 0, n.S);
-  Tensor py = p.py_am + p.py_lm - normalizers;
+  check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
+  // px = am[b, t, y] + lm[b, s, y] - logsumexp_c(lm[b, s, c] + am[b, t, c]): the fused op with
+  // both scales 0.
+  auto [px, py] = smoothed_arc_logprobs(lm, am, symbols, termination_symbol, 0.0, 0.0);
   return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
                           boundary);
 }
 
-// The smoothed log-probabilities interpolate three normalized ones with weights j, l, a:
-//   joint   px_am + px_lm - (L + lm_max + am_max'),  L = log sum_c lm_probs am_probs
-//   LM-only px_lm - lm_only_norm,                    log_softmax(lm[b, s])
-//   AM-only px_am + log_unigram[symbol] - (La + am_max'), La = log sum_c unigram am_probs
-// (py alike with the blank). Collected by shape, each is
-//   (j + a) * px_am - j * L  +  row (B, S, 1)  +  column (B, 1, T),
-// so the lattice-sized work is three passes for each of px and py, and La is one more row of
-// the joint product.
+// The smoothed log-probabilities interpolate the joint, LM-only and AM-only ones (the fused op,
+// see fast_rnnt/smoothed_arc_logprobs.h); as k2, a zero scale is replaced by 1e-20.
 std::tuple<Tensor, Tensor> smoothed_logprobs(const char* op, const Tensor& lm, const Tensor& am,
                                              const Tensor& symbols, int64_t termination_symbol,
                                              double lm_only_scale, double am_only_scale,
                                              RnntType type,
                                              const std::optional<Tensor>& boundary,
                                              double fastemit_lambda = 0.0) {
-  const LatticeSizes n = check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
-  const SimpleParts p = simple_parts(lm, am, symbols, termination_symbol, n);
-  const double tiny = smallest_normal(lm.scalar_type());
-  // LM-only: log_softmax(lm[b, s]).
-  // Clamped so that a masked row (sum 0) gives -inf arcs, not NaN; a row with a finite max
-  // sums to >= 1 and is unchanged.
-  const Tensor lm_sum = p.lm_probs.sum(2, /*keepdim=*/true).clamp_min(tiny);   // (B, S+1, 1)
-  const Tensor lm_only_norm = lm_sum.log() + p.lm_max;                          // (B, S+1, 1)
-  // AM-only: log_softmax(am[b, t] + log(unigram)), unigram = mean_{b,s} softmax(lm[b, s]).
-  const Tensor unigram = (p.lm_probs / lm_sum).mean({0, 1}) + tiny;             // (C,)
-  const Tensor log_unigram = unigram.log();
-  const Tensor sums = log_row_sums(
-      at::cat({p.lm_probs, unigram.expand_symint({n.B, 1, lm.sym_size(2)})}, 1), p.am_probs);
-  const Tensor joint = sums.narrow_symint(1, 0, n.S + 1);   // L: (B, S+1, T)
-  const Tensor am_only = sums.narrow_symint(1, n.S + 1, 1);  // La: (B, 1, T)
-
-  const double j = 1.0 - lm_only_scale - am_only_scale;
-  // Zero scales would turn -inf weights into NaN (as k2).
+  check_lm_am(op, lm, am, symbols, termination_symbol, type, boundary);
+  TORCH_CHECK(std::isfinite(lm_only_scale) && std::isfinite(am_only_scale), op,
+              ": expected finite lm_only_scale and am_only_scale, got ", lm_only_scale, " and ",
+              am_only_scale);
   const double l = lm_only_scale == 0.0 ? 1e-20 : lm_only_scale;
   const double a = am_only_scale == 0.0 ? 1e-20 : am_only_scale;
-  const Tensor column = p.am_max.transpose(1, 2) * -(j + a) - am_only * a;  // (B, 1, T)
-  const Tensor row_y = p.py_lm * (j + l) - p.lm_max * j - lm_only_norm * l +
-                       log_unigram.select(0, termination_symbol) * a;  // (B, S+1, 1)
-  const Tensor row_x =
-      (p.px_lm * (j + l) - (p.lm_max * j + lm_only_norm * l).narrow_symint(1, 0, n.S) +
-       log_unigram.index_select(0, symbols.reshape(-1)).view_symint({n.B, n.S, 1}) * a);
-  Tensor px = at::add(at::add(row_x + column, p.px_am, j + a), joint.narrow_symint(1, 0, n.S), -j);
-  Tensor py = at::add(at::add(row_y + column, p.py_am, j + a), joint, -j);
+  auto [px, py] = smoothed_arc_logprobs(lm, am, symbols, termination_symbol, l, a);
   return place_on_lattice(fastemit(op, std::move(px), fastemit_lambda), std::move(py), type,
                           boundary);
 }

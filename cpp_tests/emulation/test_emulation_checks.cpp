@@ -77,9 +77,9 @@ __global__ void warp_sums(GlobalPtr<const float> in, GlobalPtr<float> out) {
   out[threadIdx.x * 5 + 4] = static_cast<float>(__popc(ballot) + 100 * warp);
 }
 
-// Block sum through __shared__ memory.
+// Block sum through __shared__ memory (the same static array for every block: records per block).
 __global__ void shared_sum(GlobalPtr<const float> in, GlobalPtr<float> out) {
-  __shared__ float partial[64];
+  __shared__ Shared<float[64]> partial;
   partial[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -169,6 +169,53 @@ __global__ void barrier_in_divergent_code(GlobalPtr<float> out) {
     __syncthreads();
   }
   out[threadIdx.x] = 1;
+}
+
+// The races above, in __shared__ memory.
+__global__ void shared_neighbour_without_barrier(GlobalPtr<float> out) {
+  __shared__ Shared<float[64]> buf;
+  buf[threadIdx.x] = threadIdx.x;
+  out[threadIdx.x] = buf[(threadIdx.x + 1) % blockDim.x];  // needs a __syncthreads() before
+}
+
+__global__ void shared_scalar_written_by_all(GlobalPtr<float> out) {
+  __shared__ Shared<float> flag;
+  flag = threadIdx.x;  // should be `if (threadIdx.x == 0)`
+  __syncthreads();
+  out[threadIdx.x] = flag;
+}
+
+__global__ void shared_index_past_the_end(GlobalPtr<float> out) {
+  __shared__ Shared<float[2][32]> buf;
+  buf[threadIdx.x / 32][threadIdx.x % 32 + 1] = 1;  // the last lane leaves its row
+  out[threadIdx.x] = 0;
+}
+
+TEST(EmulationChecks, SharedMemoryReadOfAnElementAnotherThreadWritesInThePhase) {
+  const EmulatedLaunch launch;
+  auto out = at::zeros({64});
+  expect_emulation_error([&] {
+    launch("shared_neighbour_without_barrier", config(1, 64), shared_neighbour_without_barrier,
+           global_ptr<float>(launch, out, "out"));
+  }, "in the same barrier phase");
+}
+
+TEST(EmulationChecks, SharedMemoryTwoThreadsWriteOneElementBetweenBarriers) {
+  const EmulatedLaunch launch;
+  auto out = at::zeros({8});
+  expect_emulation_error([&] {
+    launch("shared_scalar_written_by_all", config(1, 8), shared_scalar_written_by_all,
+           global_ptr<float>(launch, out, "out"));
+  }, "write to __shared__[0] in barrier phase 0: thread");
+}
+
+TEST(EmulationChecks, SharedMemoryOutOfBounds) {
+  const EmulatedLaunch launch;
+  auto out = at::zeros({64});
+  expect_emulation_error([&] {
+    launch("shared_index_past_the_end", config(1, 64), shared_index_past_the_end,
+           global_ptr<float>(launch, out, "out"));
+  }, "__shared__ index 32 outside its extent 32");
 }
 
 TEST(EmulationChecks, OutOfBoundsRead) {

@@ -5,6 +5,7 @@
 #include "fast_rnnt/macros.h"
 #include "fast_rnnt/mutual_information.h"
 #include "fast_rnnt/arc_logprobs.h"
+#include "fast_rnnt/smoothed_arc_logprobs.h"
 #include "fast_rnnt/pruned.h"
 #include "fast_rnnt/rnnt_loss.h"
 #include "fast_rnnt/scale_grad.h"

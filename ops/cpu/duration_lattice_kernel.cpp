@@ -87,7 +87,7 @@ double forward_sequence(const Sequence<T>& q, std::vector<T>& alpha, std::vector
             q.bw[q.blank_row(t - d, s) + j]);
         }
       };
-      for_each_term([&](T x) { m = std::max(m, x); });
+      for_each_term([&](T x) { m = x > m || x != x ? x : m; });  // a NaN term stays: NaN node
       T v = kNegInf;
       if (m != kNegInf) {
         T sum = 0;

@@ -16,21 +16,31 @@ namespace {
 
 using at::vec::Vectorized;
 
-// log1p(e) for e in [0, 1] (and NaN for NaN). float: 2 atanh(u), u = e / (2 + e) <= 1/3, by its
-// series to u^13 (truncation below 2e-8 relative, well under float's rounding), several times
-// cheaper than a log1p for any argument; double keeps ATen's.
+// log1p(e) for e in [0, 1] (and NaN for NaN), as 2 atanh(u) with u = e / (2 + e) <= 1/3, by its
+// series to u^15 (truncation below 2e-9 relative) in float: within 1.1 ulp of the exact value
+// (mean 0.33 ulp, no bias), as ATen's general log1p, for a fraction of its cost. The quotient is
+// corrected by its residual, exact but for the small error of 1 / (2 + e) taken as a quadratic in
+// e - 1/2 (a correction of a correction). double keeps ATen's.
 template <typename T>
 Vectorized<T> log1p_unit(const Vectorized<T>& e) {
   using Vec = Vectorized<T>;
   if constexpr (std::is_same_v<T, float>) {
-    const Vec u = e / (Vec(2.0f) + e);
+    using at::vec::fmadd;
+    const Vec two(2.0f);
+    const Vec d = two + e;
+    const Vec d_low = e - (d - two);  // d - two is exact: 2 <= d <= 3
+    Vec u = e / d;
+    const Vec residual = fmadd(Vec(0.0f) - u, d, e) - u * d_low;  // e - u (2 + e)
+    const Vec h = e - Vec(0.5f);
+    const Vec inv_d = fmadd(fmadd(h, Vec(0.064f), Vec(-0.16f)), h, Vec(0.4f));  // ~ 1 / (2.5 + h)
+    u = fmadd(residual, inv_d, u);
     const Vec z = u * u;
-    Vec p = Vec(1.0f / 13);
-    for (const float c : {1.0f / 11, 1.0f / 9, 1.0f / 7, 1.0f / 5, 1.0f / 3}) {
-      p = at::vec::fmadd(p, z, Vec(c));
+    Vec p(1.0f / 15);
+    for (const float c : {1.0f / 13, 1.0f / 11, 1.0f / 9, 1.0f / 7, 1.0f / 5, 1.0f / 3}) {
+      p = fmadd(p, z, Vec(c));
     }
     const Vec two_u = u + u;
-    return at::vec::fmadd(two_u * z, p, two_u);  // the small correction rounded on its own
+    return fmadd(two_u * z, p, two_u);  // the small correction rounded on its own
   } else {
     return e.log1p();
   }

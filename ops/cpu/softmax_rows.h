@@ -1,6 +1,6 @@
 #pragma once
-// The two inner loops of the fused joiner-logits kernels (arc_logprobs_kernel.cpp), one row of C
-// logits at a time. Like log_semiring.h they are compiled once per instruction set
+// The inner loops of the fused joiner-logits kernels (arc_logprobs_kernel.cpp) and of the lm/am
+// kernels (smoothed_arc_logprobs_kernel.cpp), one row of C values at a time. Like log_semiring.h they are compiled once per instruction set
 // (simd_<isa>.cpp, with ATen's Vectorized<T>; see isa.h) and chosen at run time.
 #include <cstdint>
 
@@ -15,6 +15,11 @@ struct SoftmaxRowKernels {
   T (*log_sum_exp)(int64_t n, const T* x);
   // out[i] = scale * exp(x[i] - lse).
   void (*scaled_exp)(int64_t n, const T* x, T lse, T scale, T* out);
+  // shift = max_i x[i] (NaN-propagating), or 0 where that max is +-inf (a row of -inf gives
+  // zeros, not NaN); out[i] = exp(x[i] - shift), *sum = sum_i out[i]. Returns shift; n >= 1.
+  T (*shifted_exp)(int64_t n, const T* x, T* out, T* sum);
+  // out[i] += scale * log(z[i] + offset).
+  void (*add_scaled_log)(int64_t n, const T* z, T offset, T scale, T* out);
 };
 
 namespace isa_default {

@@ -67,11 +67,55 @@ void scaled_exp(int64_t n, const T* x, T lse, T scale, T* out) {
   for (; i < n; ++i) out[i] = scale * std::exp(x[i] - lse);
 }
 
+template <typename T>
+T shifted_exp(int64_t n, const T* x, T* out, T* sum) {
+  using Vec = Vectorized<T>;
+  T max = x[0];
+  int64_t i = 0;
+  if (n >= 2 * Vec::size()) {
+    Vec m0 = Vec::loadu(x), m1 = Vec::loadu(x + Vec::size());
+    for (i = 2 * Vec::size(); i + 2 * Vec::size() <= n; i += 2 * Vec::size()) {
+      m0 = at::vec::maximum(m0, Vec::loadu(x + i));
+      m1 = at::vec::maximum(m1, Vec::loadu(x + i + Vec::size()));
+    }
+    max = at::vec::vec_reduce_all<T>([](Vec a, Vec b) { return at::vec::maximum(a, b); },
+                                     at::vec::maximum(m0, m1));
+  }
+  for (; i < n; ++i) max = (x[i] > max || std::isnan(x[i])) ? x[i] : max;
+  const T shift = std::isinf(max) ? T(0) : max;
+  const Vec vshift(shift);
+  Vec s0(0);
+  i = 0;
+  for (; i + Vec::size() <= n; i += Vec::size()) {
+    const Vec e = (Vec::loadu(x + i) - vshift).exp();
+    e.store(out + i);
+    s0 = s0 + e;
+  }
+  T total = at::vec::vec_reduce_all<T>([](Vec a, Vec b) { return a + b; }, s0);
+  for (; i < n; ++i) {
+    out[i] = std::exp(x[i] - shift);
+    total += out[i];
+  }
+  *sum = total;
+  return shift;
+}
+
+template <typename T>
+void add_scaled_log(int64_t n, const T* z, T offset, T scale, T* out) {
+  using Vec = Vectorized<T>;
+  const Vec voffset(offset), vscale(scale);
+  int64_t i = 0;
+  for (; i + Vec::size() <= n; i += Vec::size()) {
+    (Vec::loadu(out + i) + vscale * (Vec::loadu(z + i) + voffset).log()).store(out + i);
+  }
+  for (; i < n; ++i) out[i] += scale * std::log(z[i] + offset);
+}
+
 }  // namespace
 
 template <typename T>
 SoftmaxRowKernels<T> softmax_row_kernels() {
-  return {&log_sum_exp<T>, &scaled_exp<T>};
+  return {&log_sum_exp<T>, &scaled_exp<T>, &shifted_exp<T>, &add_scaled_log<T>};
 }
 
 template SoftmaxRowKernels<float> softmax_row_kernels<float>();

@@ -12,7 +12,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "ops/cuda/device_api.cuh"
+
 namespace fast_rnnt::cuda {
+namespace {  // included by one translation unit per build: the launcher, or an emulation test
 
 constexpr int kRowWarpSize = 32;
 
@@ -27,8 +30,8 @@ struct RowStrides {
 
 struct DurationArcArgs {
   RowStrides logit_row, symbol_at;
-  const int64_t* symbols;
-  const int64_t* blanks;  // (Nb,) for D == 0, (1,) for D > 0; device memory
+  GlobalPtr<const int64_t> symbols;
+  GlobalPtr<const int64_t> blanks;  // (Nb,) for D == 0, (1,) for D > 0; device memory
   int64_t rows, C, D, Nb;  // Nb: blank columns of the output
 };
 
@@ -52,7 +55,7 @@ __device__ __forceinline__ void merge_pair(T& m, T& s, T m2, T s2) {
 
 // log-sum-exp of x[begin:end) over the warp; every lane gets the same value; NaN in, NaN out.
 template <typename scalar_t, typename acc_t>
-__device__ acc_t warp_log_sum_exp(const scalar_t* x, int64_t begin, int64_t end, int lane) {
+__device__ acc_t warp_log_sum_exp(GlobalPtr<const scalar_t> x, int64_t begin, int64_t end, int lane) {
   acc_t m = row_neg_inf<acc_t>(), s = 0;
   bool nan = false;
   for (int64_t c = begin + lane; c < end; c += kRowWarpSize) {
@@ -71,23 +74,23 @@ __device__ acc_t warp_log_sum_exp(const scalar_t* x, int64_t begin, int64_t end,
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void duration_arc_logprobs_forward_rows(const scalar_t* __restrict__ logits,
+__global__ void duration_arc_logprobs_forward_rows(RestrictPtr<const scalar_t> logits,
                                                    DurationArcArgs a, acc_t sigma,
-                                                   acc_t* __restrict__ sym_out,
-                                                   acc_t* __restrict__ blank_out,
-                                                   acc_t* __restrict__ norm_out) {
+                                                   RestrictPtr<acc_t> sym_out,
+                                                   RestrictPtr<acc_t> blank_out,
+                                                   RestrictPtr<acc_t> norm_out) {
   const int lane = threadIdx.x % kRowWarpSize;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kRowWarpSize) +
                     threadIdx.x / kRowWarpSize;
   if (r >= a.rows) return;  // whole warps leave together
-  const scalar_t* x = logits + a.logit_row(r);
+  const auto x = logits + a.logit_row(r);
   const acc_t lse = warp_log_sum_exp<scalar_t, acc_t>(x, 0, a.C, lane);
   const acc_t dur_lse = a.D > 0 ? warp_log_sum_exp<scalar_t, acc_t>(x, a.C, a.C + a.D, lane)
                                 : acc_t(0);
   if (lane != 0) return;
   const int64_t Ns = a.D > 0 ? a.D : 1;
-  acc_t* sym = sym_out + r * Ns;
-  acc_t* blank = blank_out + r * a.Nb;
+  const auto sym = sym_out + r * Ns;
+  const auto blank = blank_out + r * a.Nb;
   norm_out[2 * r] = lse;
   norm_out[2 * r + 1] = dur_lse;
   // A row masked entirely (every token logit -inf) has no arcs: -inf, not -inf - -inf = NaN.
@@ -110,22 +113,22 @@ __global__ void duration_arc_logprobs_forward_rows(const scalar_t* __restrict__ 
 }
 
 template <typename scalar_t, typename acc_t>
-__global__ void duration_arc_logprobs_backward_rows(const scalar_t* __restrict__ logits,
+__global__ void duration_arc_logprobs_backward_rows(RestrictPtr<const scalar_t> logits,
                                                     DurationArcArgs a,
-                                                    const acc_t* __restrict__ norm,
-                                                    const acc_t* __restrict__ sym_grad,
-                                                    const acc_t* __restrict__ blank_grad,
+                                                    RestrictPtr<const acc_t> norm,
+                                                    RestrictPtr<const acc_t> sym_grad,
+                                                    RestrictPtr<const acc_t> blank_grad,
                                                     acc_t fastemit,  // 1 + fastemit_lambda
-                                                    scalar_t* __restrict__ grad) {
+                                                    RestrictPtr<scalar_t> grad) {
   const int lane = threadIdx.x % kRowWarpSize;
   const int64_t r = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kRowWarpSize) +
                     threadIdx.x / kRowWarpSize;
   if (r >= a.rows) return;
   const int64_t L = a.C + a.D, Ns = a.D > 0 ? a.D : 1;
-  const scalar_t* x = logits + a.logit_row(r);
-  scalar_t* out = grad + r * L;
-  const acc_t* g_sym = sym_grad + r * Ns;
-  const acc_t* g_blank = blank_grad + r * a.Nb;
+  const auto x = logits + a.logit_row(r);
+  const auto out = grad + r * L;
+  const auto g_sym = sym_grad + r * Ns;
+  const auto g_blank = blank_grad + r * a.Nb;
   const acc_t lse = norm[2 * r], dur_lse = norm[2 * r + 1];
   if (lse == row_neg_inf<acc_t>()) {  // masked row: constant -inf outputs, zero gradient
     for (int64_t c = lane; c < L; c += kRowWarpSize) out[c] = static_cast<scalar_t>(0);
@@ -156,4 +159,5 @@ __global__ void duration_arc_logprobs_backward_rows(const scalar_t* __restrict__
   }
 }
 
+}  // namespace
 }  // namespace fast_rnnt::cuda

@@ -11,33 +11,35 @@
 //
 // Numerics, as the CPU kernel: alpha is stored relative to a per-wave offset off[w] (double):
 // after each wave the block's maximum (a tree reduction in shared memory, order-independent)
-// moves into the offset. The backward walks the waves in reverse; each node sums its outgoing
-// arcs' occupancies (written by their end nodes in later waves) and writes the shares of its
-// incoming arcs, the largest taking the remainder: every gradient entry has one writer.
+// moves into the offset. A NaN term makes its node NaN (the maximum keeps it), so a NaN weight
+// on a path gives a NaN score, never the score without that arc. The backward walks the waves
+// in reverse; each node sums its outgoing arcs' occupancies (written by their end nodes in later
+// waves) and writes the shares of its incoming arcs, the largest taking the remainder: every
+// gradient entry has one writer.
 #include <cstdint>
 
+#include "ops/cuda/device_api.cuh"
+#include "ops/cuda/duration_lattice_launch.h"
 #include "ops/duration_lattice_geometry.h"
 
 namespace fast_rnnt::cuda {
-
-// Power of two; the reduction below assumes blockDim.x == kLatticeThreads.
-constexpr int kLatticeThreads = 256;
+namespace {  // included by one translation unit per build: the launcher, or an emulation test
 
 template <typename real>
 struct DurationLatticeArgs {
-  const real* sw;  // (B, T, S+1, Ns)
-  const real* bw;  // (B, T, S+1, Nb)
-  const int64_t* sd;  // (Ns,) symbol durations, device memory
-  const int64_t* bd;  // (Nb,) blank durations
-  const int64_t* boundary;  // (B, 4) or null
+  GlobalPtr<const real> sw;           // (B, T, S+1, Ns)
+  GlobalPtr<const real> bw;           // (B, T, S+1, Nb)
+  GlobalPtr<const int64_t> sd;        // (Ns,) symbol durations, device memory
+  GlobalPtr<const int64_t> bd;        // (Nb,) blank durations
+  GlobalPtr<const int64_t> boundary;  // (B, 4) or null
   int64_t B, T, S, Ns, Nb;
-  real* alpha;     // workspace (B, T+1, S+1)
-  double* off;  // workspace (B, T+S+1)
-  real* scores;    // (B,) forward output, or null
+  GlobalPtr<real> alpha;  // workspace (B, T+1, S+1)
+  GlobalPtr<double> off;  // workspace (B, T+S+1)
+  GlobalPtr<real> scores;  // (B,) forward output, or null
   // Backward only:
-  const real* ans_grad;  // (B,)
-  real* sg;              // (B, T, S+1, Ns), zero-initialized
-  real* bg;              // (B, T, S+1, Nb), zero-initialized
+  GlobalPtr<const real> ans_grad;  // (B,)
+  GlobalPtr<real> sg;              // (B, T, S+1, Ns), zero-initialized
+  GlobalPtr<real> bg;              // (B, T, S+1, Nb), zero-initialized
 };
 
 template <typename real>
@@ -57,7 +59,7 @@ struct SequenceStart {
 
 template <typename real>
 __device__ SequenceStart sequence_start(const DurationLatticeArgs<real>& a, int64_t b) {
-  const int64_t* bd = a.boundary ? a.boundary + 4 * b : nullptr;
+  const auto bd = a.boundary ? a.boundary + 4 * b : GlobalPtr<const int64_t>(nullptr);
   const int64_t s_begin = bd ? bd[0] : 0, t_begin = bd ? bd[1] : 0;
   const int64_t s_end = bd ? bd[2] : a.S, t_end = bd ? bd[3] : a.T;
   return {{t_end - t_begin, s_end - s_begin}, (b * a.T + t_begin) * (a.S + 1) + s_begin};
@@ -67,9 +69,9 @@ __device__ SequenceStart sequence_start(const DurationLatticeArgs<real>& a, int6
 // (valid in every thread).
 template <typename real>
 __device__ double lattice_forward_sweep(const DurationLatticeArgs<real>& a, const SequenceStart& q,
-                                        real* alpha, double* off) {
-  __shared__ real reduce[kLatticeThreads];
-  __shared__ real wave_shift;
+                                        GlobalPtr<real> alpha, GlobalPtr<double> off) {
+  __shared__ Shared<real[kLatticeThreads]> reduce;
+  __shared__ Shared<real> wave_shift;
   const real neg_inf = lattice_neg_inf<real>();
   const DurationGeometry& g = q.g;
   const int64_t width = g.S + 1, K = a.S + 1;
@@ -93,14 +95,14 @@ __device__ double lattice_forward_sweep(const DurationLatticeArgs<real>& a, cons
           if (!g.symbol_into(t, s, d)) continue;
           const real x = alpha[(t - d) * width + s - 1] + static_cast<real>(off[w - d - 1] - off[w - 1]) +
                       a.sw[(q.row0 + (t - d) * K + s - 1) * a.Ns + i];
-          if (pass == 0) m = x > m ? x : m; else sum += exp(x - m);
+          if (pass == 0) m = x > m || x != x ? x : m; else sum += exp(x - m);
         }
         for (int64_t j = 0; j < a.Nb; ++j) {
           const int64_t d = a.bd[j];
           if (!g.blank_into(t, s, d)) continue;
           const real x = alpha[(t - d) * width + s] + static_cast<real>(off[w - d] - off[w - 1]) +
                       a.bw[(q.row0 + (t - d) * K + s) * a.Nb + j];
-          if (pass == 0) m = x > m ? x : m; else sum += exp(x - m);
+          if (pass == 0) m = x > m || x != x ? x : m; else sum += exp(x - m);
         }
         if (pass == 0 && m == neg_inf) break;
         if (pass == 1) m = m + log(sum);
@@ -130,12 +132,12 @@ __device__ double lattice_forward_sweep(const DurationLatticeArgs<real>& a, cons
 }
 
 template <typename real>
-__device__ real* lattice_alpha(const DurationLatticeArgs<real>& a, int64_t b) {
+__device__ GlobalPtr<real> lattice_alpha(const DurationLatticeArgs<real>& a, int64_t b) {
   return a.alpha + b * (a.T + 1) * (a.S + 1);
 }
 
 template <typename real>
-__device__ double* lattice_offsets(const DurationLatticeArgs<real>& a, int64_t b) {
+__device__ GlobalPtr<double> lattice_offsets(const DurationLatticeArgs<real>& a, int64_t b) {
   return a.off + b * (a.T + a.S + 1);
 }
 
@@ -151,8 +153,8 @@ template <typename real>
 __global__ void duration_lattice_backward_sequence(DurationLatticeArgs<real> a) {
   const int64_t b = blockIdx.x;
   const SequenceStart q = sequence_start(a, b);
-  real* alpha = lattice_alpha(a, b);
-  double* off = lattice_offsets(a, b);
+  const GlobalPtr<real> alpha = lattice_alpha(a, b);
+  const GlobalPtr<double> off = lattice_offsets(a, b);
   const double score = lattice_forward_sweep(a, q, alpha, off);
   if (score == static_cast<double>(lattice_neg_inf<double>())) return;  // zero gradients
   const real neg_inf = lattice_neg_inf<real>();
@@ -174,7 +176,7 @@ __global__ void duration_lattice_backward_sequence(DurationLatticeArgs<real> a) 
       }
       if (occ == real(0)) continue;
       // Share of incoming arc k (symbol arcs first, then blank arcs); 0 when absent.
-      auto share = [&](int64_t k, real** target) -> real {
+      auto share = [&](int64_t k, GlobalPtr<real>* target) -> real {
         if (k < a.Ns) {
           const int64_t d = a.sd[k];
           if (!g.symbol_into(t, s, d)) return real(0);
@@ -192,7 +194,7 @@ __global__ void duration_lattice_backward_sequence(DurationLatticeArgs<real> a) 
       };
       real total = real(0), best = real(-1);
       int64_t largest = 0;
-      real* target = nullptr;
+      GlobalPtr<real> target = nullptr;
       for (int64_t k = 0; k < a.Ns + a.Nb; ++k) {
         const real e = share(k, &target);
         total += e;
@@ -226,4 +228,5 @@ __global__ void duration_lattice_backward_sequence(DurationLatticeArgs<real> a) 
   }
 }
 
+}  // namespace
 }  // namespace fast_rnnt::cuda

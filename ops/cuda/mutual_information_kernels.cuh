@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kMaxThreads)
                                      GlobalPtr<const int64_t> boundary, int64_t S, int64_t T_,
                                      bool modified, int64_t waves, GlobalPtr<T> rows,
                                      GlobalPtr<T> ratios, GlobalPtr<T> scores) {
-  __shared__ T warp_maxima[2][kMaxWarps];
+  __shared__ Shared<T[2][kMaxWarps]> warp_maxima;
   const int64_t b = blockIdx.x, width = wave_width(S);
   const SequenceOffsets o = sequence_offsets(boundary, b, S, T_, modified);
   const auto q = sequence_lattice(px, py, o, T_, modified);

@@ -6,7 +6,7 @@ ops serve TorchScript, torch.compile and C++ programs that link ``libfast_rnnt``
 
 from ._library import cmake_prefix_path, library_path, with_cuda  # loads the ops first
 from . import _fake  # noqa: F401,I001  (registers the fake kernels)
-from .arc_logprobs import arc_logprobs
+from .arc_logprobs import arc_logprobs, smoothed_arc_logprobs
 from .mutual_information import joint_mutual_information_recursion, mutual_information_recursion
 from .rnnt_loss import (
     get_rnnt_logprobs,
@@ -41,6 +41,7 @@ __all__ = [
     "rnnt_loss_pruned",
     "rnnt_loss_simple",
     "rnnt_loss_smoothed",
+    "smoothed_arc_logprobs",
     "tdt_loss",
     "with_cuda",
 ]

@@ -71,6 +71,41 @@ def _(logits, symbols, termination_symbol, use_hat_loss, normalizer, symbol_grad
     return logits.new_empty(logits.shape)
 
 
+def _check_smoothed_arc_shapes(lm: torch.Tensor, am: torch.Tensor, symbols: torch.Tensor, termination_symbol: int) -> None:
+    torch._check(lm.dim() == 3 and am.dim() == 3, lambda: "smoothed_arc_logprobs: expected lm (B, S+1, C) and am (B, T, C)")
+    torch._check(lm.size(0) == am.size(0), lambda: "smoothed_arc_logprobs: batch size mismatch")
+    torch._check(lm.size(2) == am.size(2), lambda: "smoothed_arc_logprobs: number of classes mismatch")
+    torch._check(
+        symbols.dim() == 2 and symbols.size(0) == lm.size(0) and symbols.size(1) == lm.size(1) - 1,
+        lambda: "smoothed_arc_logprobs: expected symbols of shape (B, S)",
+    )
+    torch._check(0 <= termination_symbol < lm.size(2), lambda: "smoothed_arc_logprobs: expected termination_symbol in [0, C)")
+
+
+@torch.library.register_fake("fast_rnnt::smoothed_arc_logprobs")
+def _(lm, am, symbols, termination_symbol, lm_only_scale=0.0, am_only_scale=0.0):
+    _check_smoothed_arc_shapes(lm, am, symbols, termination_symbol)
+    B, S1, T = lm.size(0), lm.size(1), am.size(1)
+    return lm.new_empty(B, S1 - 1, T), lm.new_empty(B, S1, T)
+
+
+@torch.library.register_fake("fast_rnnt::_smoothed_arc_logprobs_forward")
+def _(lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale):
+    _check_smoothed_arc_shapes(lm, am, symbols, termination_symbol)
+    B, S1, T, C = lm.size(0), lm.size(1), am.size(1), lm.size(2)
+    R, dtype = S1 + (1 if am_only_scale != 0.0 else 0), _arc_output_dtype(lm)
+    return (lm.new_empty(B, S1 - 1, T), lm.new_empty(B, S1, T), lm.new_empty(B, R, C, dtype=dtype),
+            lm.new_empty(B, T, C, dtype=dtype), lm.new_empty(B, R, T, dtype=dtype))
+
+
+@torch.library.register_fake("fast_rnnt::_smoothed_arc_logprobs_backward")
+def _(px_grad, py_grad, symbols, termination_symbol, lm_only_scale, am_only_scale, lm_rows, am_probs, sums):
+    torch._check(px_grad.dim() == 3 and py_grad.dim() == 3 and am_probs.dim() == 3,
+                 lambda: "_smoothed_arc_logprobs_backward: expected 3-D px_grad, py_grad and am_probs")
+    B, S1, C = py_grad.size(0), py_grad.size(1), am_probs.size(2)
+    return am_probs.new_empty(B, S1, C), am_probs.new_empty(am_probs.shape)
+
+
 @torch.library.register_fake("fast_rnnt::_scale_grad")
 def _(x, scale):
     return torch.empty_like(x, memory_format=torch.contiguous_format)

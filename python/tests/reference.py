@@ -250,6 +250,37 @@ def get_rnnt_logprobs_smoothed_reference(
     return _place_on_lattice(sym_lp, blank_lp, symbols, rnnt_type, boundary)
 
 
+def smoothed_arc_logprobs_reference(lm: Tensor, am: Tensor, symbols: Tensor, termination_symbol: int,
+                                    lm_only_scale: float, am_only_scale: float):
+    """(px (B, S, T), py (B, S+1, T)) of the fused lm/am op, cell by cell in float64 and
+    differentiable: (1 - l - a) * log P_joint + l * log P_lm + a * log P_am (each a log-softmax over
+    C), with a term whose scale is exactly 0 left out and unigram as in
+    get_rnnt_logprobs_smoothed_reference."""
+    B, T, C = am.shape
+    S = lm.size(1) - 1
+    lm, am = lm.double(), am.double()
+    weights = [w for w in (("joint", 1.0 - lm_only_scale - am_only_scale), ("lm", lm_only_scale), ("am", am_only_scale)) if w[1] != 0.0]
+    probs = [torch.exp(_log_softmax_row(lm[b, s])) for b in range(B) for s in range(S + 1)]
+    log_unigram = (sum(probs) / len(probs) + torch.finfo(torch.float64).tiny).log() if B else None
+    px, py = [], []
+    for b in range(B):
+        for s in range(S + 1):
+            lm_lp = _log_softmax_row(lm[b, s])
+            row_x, row_y = [], []
+            for t in range(T):
+                parts = {"joint": lambda: _log_softmax_row(lm[b, s] + am[b, t]), "lm": lambda: lm_lp,
+                         "am": lambda: _log_softmax_row(am[b, t] + log_unigram)}
+                mix = sum(w * parts[name]() for name, w in weights)
+                row_y.append(mix[termination_symbol])
+                if s < S:
+                    row_x.append(mix[int(symbols[b, s])])
+            py.append(torch.stack(row_y) if T else lm.new_empty(0))
+            if s < S:
+                px.append(torch.stack(row_x) if T else lm.new_empty(0))
+    stack = lambda rows, R: torch.stack(rows).view(B, R, T) if rows else lm.new_empty(B, R, T)  # noqa: E731
+    return stack(px, S), stack(py, S + 1)
+
+
 def apply_delay_penalty_reference(px: Tensor, delay_penalty: float, rnnt_type: str, boundary: Optional[Tensor]) -> Tensor:
     """px[b, s, t] += delay_penalty * ((T_b - 1) / 2 - t), T_b = t_end (or T); only when > 0."""
     if delay_penalty <= 0.0:

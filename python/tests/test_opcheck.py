@@ -68,6 +68,8 @@ def test_opcheck(device, requires_grad):
 # Ops whose opcheck lives in their own test file.
 OPCHECKED_ELSEWHERE = {
     "test_arc_logprobs.py": ["arc_logprobs", "_arc_logprobs_forward", "_arc_logprobs_backward"],
+    "test_smoothed_arc_logprobs.py": ["smoothed_arc_logprobs", "_smoothed_arc_logprobs_forward",
+                                      "_smoothed_arc_logprobs_backward"],
     "test_mutual_information.py": ["mutual_information", "mutual_information_with_grad"],
     "test_rnnt_loss.py": ["rnnt_loss", "rnnt_loss_simple", "rnnt_loss_simple_with_grad", "rnnt_loss_smoothed",
                           "get_rnnt_logprobs_joint"],

@@ -81,9 +81,9 @@ def test_return_grad_of_the_full_and_pruned_losses_is_not_taken():
 
 def test_every_public_function_is_compared():
     functions = {n for n in fast_rnnt.__all__ if inspect.isfunction(getattr(fast_rnnt, n))}
-    # Ours only: the fused leaf, and the NeMo family (not in k2 or fast_rnnt 1.3).
-    assert functions - set(K2) == {"arc_logprobs", "duration_arc_logprobs", "duration_lattice",
-                                   "multiblank_rnnt_loss", "tdt_loss"}
+    # Ours only: the fused leaves, and the NeMo family (not in k2 or fast_rnnt 1.3).
+    assert functions - set(K2) == {"arc_logprobs", "smoothed_arc_logprobs", "duration_arc_logprobs",
+                                   "duration_lattice", "multiblank_rnnt_loss", "tdt_loss"}
 
 
 def test_with_cuda_as_k2_bool_and_as_fast_rnnt_function():

@@ -387,12 +387,14 @@ def test_bad_input_raises(child_results, case_id, op, build, fragment):
         getattr(OPS, op)(**{k: v for k, v in build().items() if k in _arg_names(op)})
 
 
-# The duration-lattice family's bad inputs are tested beside its losses (in-process).
+# The duration-lattice family's bad inputs are tested beside its losses (in-process), and the
+# fused lm/am op's beside it.
 VALIDATED_IN_OWN_FILE = {
     "tdt_loss": "test_tdt_loss.py::test_bad_inputs, test_bad_durations",
     "duration_lattice": "test_tdt_loss.py::test_bad_inputs",
     "duration_arc_logprobs": "test_tdt_loss.py::test_bad_inputs (through tdt_loss)",
     "multiblank_rnnt_loss": "test_multiblank_loss.py::test_bad_inputs",
+    "smoothed_arc_logprobs": "test_smoothed_arc_logprobs.py::test_bad_inputs",
 }
 
 

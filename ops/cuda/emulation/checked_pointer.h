@@ -18,7 +18,10 @@
 
 namespace fast_rnnt::emulation {
 
-inline void log_access(const void* address, bool write, const char* name, int64_t index) {
+// `shared`: an element of a __shared__ array (shared_memory.h), whose records are the running
+// block's (so the rules about two blocks never apply to it).
+inline void log_access(const void* address, bool write, const char* name, int64_t index,
+                       bool shared = false) {
   if (context.launch == nullptr) return;  // host code: bounds only
   const ThreadContext& ctx = context;
   Launch& launch = *ctx.launch;
@@ -30,7 +33,7 @@ inline void log_access(const void* address, bool write, const char* name, int64_
               "] in barrier phase " + std::to_string(ph) + ": " + what);
   };
   const std::lock_guard lock(launch.access_mu);
-  AccessRecord& r = launch.accesses[address];
+  AccessRecord& r = (shared ? launch.shared_accesses : launch.accesses)[address];
   if (r.writer_block >= 0 && r.writer_block != b) {
     conflict("block " + std::to_string(r.writer_block) + " writes it in the same launch");
   }
@@ -99,6 +102,8 @@ class CheckedPtr {
     }
     Ref& operator=(const Ref& other) { return *this = static_cast<std::remove_const_t<T>>(other); }
     Ref& operator+=(const std::remove_const_t<T>& v) { return *this = p_.load(i_) + v; }
+    Ref& operator-=(const std::remove_const_t<T>& v) { return *this = p_.load(i_) - v; }
+    Ref& operator*=(const std::remove_const_t<T>& v) { return *this = p_.load(i_) * v; }
 
    private:
     friend class CheckedPtr;

@@ -14,7 +14,9 @@
 //   per-warp exchange: every lane of the mask must call the same primitive at the same statement,
 //   and a lane of the mask that exited or does not exist is an error (CUDA: undefined behaviour);
 // - __shared__ is `static`: one array per kernel instantiation, which is one block's shared
-//   memory because blocks do not overlap;
+//   memory because blocks do not overlap; declared with the type Shared<T> (T itself under nvcc,
+//   ops/cuda/device_api.cuh), its elements are bounds-checked and their accesses logged like
+//   global memory's, per block (shared_memory.h);
 // - global memory goes through GlobalPtr (checked_pointer.h), which checks every access against
 //   its tensor's extent and reports, per launch, an element written by two threads between two
 //   barriers, read by one thread while another writes it in the same barrier phase, or touched by
@@ -140,8 +142,9 @@ struct Launch {
   std::string error;
   uint64_t barrier_phase = UINT64_MAX;
   std::source_location barrier_site;
-  std::mutex access_mu;
-  std::unordered_map<const void*, AccessRecord> accesses;
+  std::mutex access_mu;  // guards the access records
+  std::unordered_map<const void*, AccessRecord> accesses;         // global memory, whole launch
+  std::unordered_map<const void*, AccessRecord> shared_accesses;  // __shared__, running block
 
   void fail(const std::string& message) {
     const std::lock_guard lock(mu);
@@ -297,6 +300,7 @@ void emulate_grid(const char* kernel_name, const LaunchConfig& config, const Bod
   launch.warps = std::vector<Warp>((threads + warpSize - 1) / warpSize);
   auto start_block = [&launch, threads] {
     launch.block_barrier.emplace(threads);
+    launch.shared_accesses.clear();  // each block has its own shared memory
     launch.barrier_phase = UINT64_MAX;
     for (size_t i = 0; i < launch.warps.size(); ++i) {
       const int lanes = std::min<int>(warpSize, threads - static_cast<int>(i) * warpSize);
@@ -350,6 +354,7 @@ void emulate_grid(const char* kernel_name, const LaunchConfig& config, const Bod
 }  // namespace fast_rnnt::emulation
 
 #include "ops/cuda/emulation/checked_pointer.h"
+#include "ops/cuda/emulation/shared_memory.h"
 
 inline void __syncthreads(std::source_location loc = std::source_location::current()) {
   fast_rnnt::emulation::sync_threads(loc);
