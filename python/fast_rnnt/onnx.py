@@ -301,14 +301,45 @@ def _simple_parts(lm, am, symbols, termination_symbol: int):
     return op.Transpose(px_am, perm=[0, 2, 1]), px_lm, py_am, py_lm, norm
 
 
+def smoothed_arc_logprobs(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
+                          lm_only_scale: float = 0.0, am_only_scale: float = 0.0):
+    """The cells (px (B, S, T), py (B, S+1, T)) of the simple and smoothed losses in standard ops,
+    as the smoothed_arc_logprobs op: j * joint + l * lm_only + a * am_only with j = 1 - l - a,
+    a term whose scale is exactly 0 left out."""
+    px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
+    joint_scale = 1.0 - lm_only_scale - am_only_scale
+    px = (px_am + px_lm - op.Slice(norm, [0], [-1], [1])) * _const_like(joint_scale, lm)
+    py = (py_am + py_lm - norm) * _const_like(joint_scale, lm)
+    if lm_only_scale == 0.0 and am_only_scale == 0.0:
+        return px, py
+    tiny = 2.2250738585072014e-308 if lm.dtype == DOUBLE.dtype else 1.1754943508222875e-38
+    lm_max = op.ReduceMax(lm, [2], keepdims=1)  # (B, S+1, 1)
+    lm_probs = op.Exp(lm - lm_max)
+    lm_sum = op.ReduceSum(lm_probs, [2], keepdims=1)
+    if lm_only_scale != 0.0:
+        lm_only_norm = op.Log(lm_sum) + lm_max  # (B, S+1, 1)
+        lm_scale = _const_like(lm_only_scale, lm)
+        px = px + (px_lm - op.Slice(lm_only_norm, [0], [-1], [1])) * lm_scale
+        py = py + (py_lm - lm_only_norm) * lm_scale
+    if am_only_scale != 0.0:
+        am_max = op.ReduceMax(am, [2], keepdims=1)  # (B, T, 1)
+        unigram = op.ReduceMean(lm_probs / lm_sum, [0, 1], keepdims=0) + _const_like(tiny, lm)  # (C,)
+        am_only_norm = op.Transpose(op.Log(op.MatMul(op.Exp(am - am_max), op.Unsqueeze(unigram, [1]))) + am_max,
+                                    perm=[0, 2, 1])  # (B, 1, T)
+        log_unigram = op.Log(unigram)
+        am_scale = _const_like(am_only_scale, lm)
+        px = px + (px_am + op.Unsqueeze(op.Gather(log_unigram, symbols, axis=0), [2]) - am_only_norm) * am_scale
+        py = py + (py_am + op.Gather(log_unigram, op.Constant(value_ints=[termination_symbol]), axis=0)
+                   - am_only_norm) * am_scale
+    return px, py
+
+
 def rnnt_loss_simple(lm: TFloat, am: TFloat, symbols: INT64, termination_symbol: int,
                      boundary: Optional[INT64] = None, rnnt_type: str = "regular",
                      delay_penalty: float = 0.0, reduction: str = "mean", fastemit_lambda: float = 0.0) -> TFloat:
     """The simple loss in standard ops (a (B, S+1, T, C) log-sum-exp, then the Loop)."""
     _check_options("rnnt_loss_simple", rnnt_type, reduction)
-    px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
-    px = px_am + px_lm - op.Slice(norm, [0], [-1], [1])
-    py = py_am + py_lm - norm
+    px, py = smoothed_arc_logprobs(lm, am, symbols, termination_symbol)
     return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
 
 
@@ -317,31 +348,11 @@ def rnnt_loss_smoothed(lm: TFloat, am: TFloat, symbols: INT64, termination_symbo
                        boundary: Optional[INT64] = None, rnnt_type: str = "regular",
                        delay_penalty: float = 0.0, reduction: str = "mean",
                        fastemit_lambda: float = 0.0) -> TFloat:
-    """The smoothed loss in standard ops, as smoothed_logprobs in ops/rnnt_loss.cpp."""
+    """The smoothed loss in standard ops; zero scales become 1e-20, as in k2."""
     _check_options("rnnt_loss_smoothed", rnnt_type, reduction)
-    px_am, px_lm, py_am, py_lm, norm = _simple_parts(lm, am, symbols, termination_symbol)
-    tiny = 2.2250738585072014e-308 if lm.dtype == DOUBLE.dtype else 1.1754943508222875e-38
-
-    lm_max = op.ReduceMax(lm, [2], keepdims=1)  # (B, S+1, 1)
-    am_max = op.ReduceMax(am, [2], keepdims=1)  # (B, T, 1)
-    lm_probs = op.Exp(lm - lm_max)
-    lm_sum = op.ReduceSum(lm_probs, [2], keepdims=1)
-    lm_only_norm = op.Log(lm_sum) + lm_max  # (B, S+1, 1)
-    unigram = op.ReduceMean(lm_probs / lm_sum, [0, 1], keepdims=0) + _const_like(tiny, lm)  # (C,)
-    am_only_norm = op.Transpose(op.Log(op.MatMul(op.Exp(am - am_max), op.Unsqueeze(unigram, [1]))) + am_max,
-                                perm=[0, 2, 1])  # (B, 1, T)
-    log_unigram = op.Log(unigram)
-    px_joint = px_am + px_lm - op.Slice(norm, [0], [-1], [1])
-    px_lm_only = px_lm - op.Slice(lm_only_norm, [0], [-1], [1])
-    px_am_only = px_am + op.Unsqueeze(op.Gather(log_unigram, symbols, axis=0), [2]) - am_only_norm
-    py_joint = py_am + py_lm - norm
-    py_lm_only = py_lm - lm_only_norm
-    py_am_only = py_am + op.Gather(log_unigram, op.Constant(value_ints=[termination_symbol]), axis=0) - am_only_norm
-    joint_scale = _const_like(1.0 - lm_only_scale - am_only_scale, lm)
-    lm_scale = _const_like(1e-20 if lm_only_scale == 0.0 else lm_only_scale, lm)  # zero scales: as k2
-    am_scale = _const_like(1e-20 if am_only_scale == 0.0 else am_only_scale, lm)
-    px = px_joint * joint_scale + px_lm_only * lm_scale + px_am_only * am_scale
-    py = py_joint * joint_scale + py_lm_only * lm_scale + py_am_only * am_scale
+    px, py = smoothed_arc_logprobs(lm, am, symbols, termination_symbol,
+                                   1e-20 if lm_only_scale == 0.0 else lm_only_scale,
+                                   1e-20 if am_only_scale == 0.0 else am_only_scale)
     return _loss(px, py, boundary, rnnt_type, delay_penalty, reduction)
 
 
@@ -529,7 +540,7 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
 
     Returns:
         A dict from ``torch.ops.fast_rnnt.<op>.default`` to its onnxscript translation:
-        ``get_rnnt_prune_ranges`` and ``do_rnnt_pruning`` in standard ops; ``mutual_information``,
+        ``get_rnnt_prune_ranges``, ``do_rnnt_pruning`` and ``smoothed_arc_logprobs`` in standard ops; ``mutual_information``,
         ``mutual_information_with_grad``, ``rnnt_loss_simple`` (and ``_with_grad``),
         ``rnnt_loss_smoothed`` (and ``_with_grad``), ``rnnt_loss`` and ``rnnt_loss_pruned`` as
         ``fast_rnnt`` domain nodes, or, for the five above, standard ops. Merge it with your own
@@ -539,6 +550,7 @@ def custom_translation_table(standard_ops: bool = False) -> Dict[torch._ops.OpOv
     table = {
         ops.get_rnnt_prune_ranges.default: get_rnnt_prune_ranges,
         ops.do_rnnt_pruning.default: do_rnnt_pruning,
+        ops.smoothed_arc_logprobs.default: smoothed_arc_logprobs,
         ops.mutual_information.default: _custom_mutual_information,
         ops.mutual_information_with_grad.default: _custom_mutual_information_with_grad,
         ops.rnnt_loss_simple.default: _custom_rnnt_loss_simple,
