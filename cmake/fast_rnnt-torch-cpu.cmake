@@ -1,6 +1,7 @@
 # The CPU half of libtorch, for a build without the CUDA kernels: defines the imported target
 # fast_rnnt::torch_cpu (torch's headers, libtorch_cpu, libc10 and torch's C++ ABI flag) and the
-# variables TORCH_INSTALL_PREFIX and Torch_VERSION, as torch's own CMake config would.
+# variables TORCH_INSTALL_PREFIX, Torch_VERSION and TORCH_CXX_FLAGS, as torch's own CMake config
+# would.
 #
 # Why not find_package(Torch): the CMake config of a CUDA build of torch needs a CUDA toolkit of
 # the version torch was built with (nvcc, nvrtc, cuBLAS headers, ...), even when nothing of ours
@@ -36,6 +37,7 @@ file(STRINGS "${FAST_RNNT_TORCH_CONFIG_DIR}/TorchConfig.cmake" _abi_line
 set(_abi_definitions "")
 if(_abi_line MATCHES "_GLIBCXX_USE_CXX11_ABI=([01])")
   set(_abi_definitions "_GLIBCXX_USE_CXX11_ABI=${CMAKE_MATCH_1}")
+  set(TORCH_CXX_FLAGS "-D${_abi_definitions}")
 endif()
 
 set(_libraries "")
