@@ -7,3 +7,4 @@
 #define FAST_RNNT_ISA isa_avx2
 #include "ops/cpu/log_semiring_impl.h"
 #include "ops/cpu/softmax_rows_impl.h"
+#include "ops/cpu/duration_waves_impl.h"

@@ -5,3 +5,4 @@
 #define FAST_RNNT_ISA isa_default
 #include "ops/cpu/log_semiring_impl.h"
 #include "ops/cpu/softmax_rows_impl.h"
+#include "ops/cpu/duration_waves_impl.h"
