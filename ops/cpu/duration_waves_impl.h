@@ -4,6 +4,7 @@
 // and nothing else.
 #include <ATen/cpu/vec/vec.h>
 
+#include <algorithm>
 #include <limits>
 #include <type_traits>
 
@@ -91,23 +92,29 @@ void duration_backward_wave(int64_t n, int64_t arcs, const T* const* alpha,
   }
 }
 
-// Element by element, in the order of m (frames, then arcs, then nodes): the rows of a frame's
-// nodes go one element to the next wave row each, so a frame touches `nodes` cache lines per
-// arc kind, and the next frame the same lines again.
+// Element by element, in bands of kBand frames: within a band, arc kind by arc kind, frame by
+// frame, node by node. Node s of a frame goes to wave row t + s, so a frame writes `nodes` cache
+// lines of a plane, one element each, and the next frame the next element of the same lines:
+// a band reuses each line kBand times while the lines of one plane (and the band of m) stay in
+// L1; a whole frame of all arc kinds at once would not fit.
 template <bool kToWaves, typename T>
 void duration_copy_waves(std::conditional_t<kToWaves, const T*, T*> m, int64_t ld,
                          int64_t frames, int64_t nodes, int64_t arcs,
                          std::conditional_t<kToWaves, T*, const T*> waves, int64_t width,
                          int64_t plane, T scale) {
-  for (int64_t t = 0; t < frames; ++t) {
+  constexpr int64_t kBand = 8;
+  for (int64_t t0 = 0; t0 < frames; t0 += kBand) {
+    const int64_t t1 = std::min(t0 + kBand, frames);
     for (int64_t k = 0; k < arcs; ++k) {
-      auto* row = m + t * ld + k;
-      auto* wave = waves + k * plane + t * width;
-      for (int64_t s = 0; s < nodes; ++s) {
-        if constexpr (kToWaves) {
-          wave[s * (width + 1)] = row[s * arcs];
-        } else {
-          row[s * arcs] = wave[s * (width + 1)] * scale;
+      for (int64_t t = t0; t < t1; ++t) {
+        auto* row = m + t * ld + k;
+        auto* wave = waves + k * plane + t * width;
+        for (int64_t s = 0; s < nodes; ++s) {
+          if constexpr (kToWaves) {
+            wave[s * (width + 1)] = row[s * arcs];
+          } else {
+            row[s * arcs] = wave[s * (width + 1)] * scale;
+          }
         }
       }
     }
