@@ -13,6 +13,37 @@
 namespace fast_rnnt::cpu::FAST_RNNT_ISA {
 namespace {
 
+// exp and log of float lanes through double: the float results are the correctly rounded
+// values but for the rarest ties, as the C library's expf/logf give them (and the CUDA kernels
+// under emulation, which the tests compare with), where float Sleef is off by up to 1 ulp.
+// Doubles keep ATen's.
+template <typename T, typename F>
+at::vec::Vectorized<T> through_double(const at::vec::Vectorized<T>& x, F&& f) {
+  using Vec = at::vec::Vectorized<T>;
+  if constexpr (std::is_same_v<T, float>) {
+    using VecD = at::vec::Vectorized<double>;
+    float lanes[Vec::size()];
+    double wide[Vec::size()];
+    x.store(lanes);
+    for (int i = 0; i < Vec::size(); ++i) wide[i] = lanes[i];
+    for (int i = 0; i < Vec::size(); i += VecD::size()) f(VecD::loadu(wide + i)).store(wide + i);
+    for (int i = 0; i < Vec::size(); ++i) lanes[i] = static_cast<float>(wide[i]);
+    return Vec::loadu(lanes);
+  } else {
+    return f(x);
+  }
+}
+
+template <typename T>
+at::vec::Vectorized<T> exp_rounded(const at::vec::Vectorized<T>& x) {
+  return through_double(x, [](const auto& v) { return v.exp(); });
+}
+
+template <typename T>
+at::vec::Vectorized<T> log_rounded(const at::vec::Vectorized<T>& x) {
+  return through_double(x, [](const auto& v) { return v.log(); });
+}
+
 template <typename T>
 T duration_forward_wave(int64_t n, int64_t arcs, const T* const* alpha, const T* const* weight,
                         const T* offset, T* out) {
@@ -28,9 +59,9 @@ T duration_forward_wave(int64_t n, int64_t arcs, const T* const* alpha, const T*
     Vec m = neg_inf;
     for (int64_t k = 0; k < arcs; ++k) m = at::vec::maximum(m, term(k));  // NaN stays NaN
     Vec sum(0);
-    for (int64_t k = 0; k < arcs; ++k) sum = sum + (term(k) - m).exp();
+    for (int64_t k = 0; k < arcs; ++k) sum = sum + exp_rounded(term(k) - m);
     // m == -inf: no term, and (term - m) was NaN.
-    const Vec v = Vec::blendv(m + sum.log(), neg_inf, m == neg_inf);
+    const Vec v = Vec::blendv(m + log_rounded(sum), neg_inf, m == neg_inf);
     v.store(out + i);
     Vec larger = vmax < v;  // false for NaN
     if (i + Vec::size() > n) larger = larger & (Vec::arange(static_cast<T>(i), 1) < vn);
@@ -61,8 +92,8 @@ void duration_backward_wave(int64_t n, int64_t arcs, const T* const* alpha,
     // The shares, their total and the first arc of the largest share.
     Vec total = zero, best = zero, largest = zero;
     for (int64_t k = 0; k < arcs; ++k) {
-      const Vec e =
-          (((Vec::loadu(alpha[k] + i) + Vec(offset[k])) + Vec::loadu(weight[k] + i)) - ai).exp();
+      const Vec e = exp_rounded(
+          ((Vec::loadu(alpha[k] + i) + Vec(offset[k])) + Vec::loadu(weight[k] + i)) - ai);
       e.store(scratch + k * L);
       total = total + e;
       if (k == 0) {
