@@ -63,6 +63,24 @@ Tensor _duration_arc_logprobs_backward(const Tensor& logits, const Tensor& symbo
 
 }  // namespace detail
 
+namespace {
+
+// duration_arc_logprobs without the normalizers that only its backward needs: one definition for
+// every device. With a gradient to compute, its Autograd kernel (ops/autograd/) runs instead.
+std::tuple<Tensor, Tensor> duration_arc_logprobs_without_grad(const Tensor& logits,
+                                                              const Tensor& symbols,
+                                                              IntArrayRef blanks,
+                                                              int64_t num_durations, double sigma,
+                                                              double fastemit_lambda) {
+  TORCH_CHECK(fastemit_lambda >= 0.0, "duration_arc_logprobs: expected fastemit_lambda >= 0, got ",
+              fastemit_lambda);
+  auto [symbol_logprobs, blank_logprobs, normalizer] =
+      detail::_duration_arc_logprobs_forward(logits, symbols, blanks, num_durations, sigma);
+  return {symbol_logprobs, blank_logprobs};
+}
+
+}  // namespace
+
 TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
   m.def("duration_lattice(Tensor symbol_w, Tensor blank_w, int[] symbol_durations, "
         "int[] blank_durations, Tensor? boundary=None) -> Tensor");
@@ -79,6 +97,10 @@ TORCH_LIBRARY_FRAGMENT(fast_rnnt, m) {
         "int num_durations, Tensor normalizer, Tensor symbol_grad, Tensor blank_grad, "
         "float fastemit_lambda) "
         "-> Tensor grad_logits");
+}
+
+TORCH_LIBRARY_IMPL(fast_rnnt, CompositeExplicitAutograd, m) {
+  m.impl("duration_arc_logprobs", TORCH_FN(duration_arc_logprobs_without_grad));
 }
 
 }  // namespace fast_rnnt

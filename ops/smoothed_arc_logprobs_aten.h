@@ -50,7 +50,7 @@ inline std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> forward(
   const Tensor lm_sum = lm_probs.sum(2, /*keepdim=*/true).clamp_min(tiny);
   Tensor lm_rows = lm_probs, log_unigram;
   if (n.with_unigram) {
-    const Tensor unigram = (lm_probs / lm_sum).mean({0, 1}) + tiny;  // (C,)
+    const Tensor unigram = (lm_probs / lm_sum).mean(at::IntArrayRef{0, 1}) + tiny;  // (C,)
     lm_rows = at::cat({lm_probs, unigram.expand({n.B, 1, n.C})}, 1);
     log_unigram = unigram.log();
   }

@@ -169,19 +169,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> duration_arc_logprobs_forward_ker
   return {sym_out, blank_out, norm_out};
 }
 
-std::tuple<at::Tensor, at::Tensor> duration_arc_logprobs_kernel(const at::Tensor& logits,
-                                                                const at::Tensor& symbols,
-                                                                at::IntArrayRef blanks,
-                                                                int64_t num_durations,
-                                                                double sigma,
-                                                                double fastemit_lambda) {
-  TORCH_CHECK(fastemit_lambda >= 0.0, kOpName, ": expected fastemit_lambda >= 0, got ",
-              fastemit_lambda);
-  auto [sym_out, blank_out, norm_out] =
-      duration_arc_logprobs_forward_kernel(logits, symbols, blanks, num_durations, sigma);
-  return {sym_out, blank_out};
-}
-
 at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
                                                  const at::Tensor& symbols,
                                                  at::IntArrayRef blanks, int64_t num_durations,
@@ -209,7 +196,6 @@ at::Tensor duration_arc_logprobs_backward_kernel(const at::Tensor& logits_in,
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fast_rnnt, CPU, m) {
-  m.impl("duration_arc_logprobs", TORCH_FN(duration_arc_logprobs_kernel));
   m.impl("_duration_arc_logprobs_forward", TORCH_FN(duration_arc_logprobs_forward_kernel));
   m.impl("_duration_arc_logprobs_backward", TORCH_FN(duration_arc_logprobs_backward_kernel));
 }

@@ -6,41 +6,62 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <type_traits>
 
 #include "ops/cpu/log_semiring.h"
+#include "ops/log_semiring_math.h"
 
 namespace fast_rnnt::cpu::FAST_RNNT_ISA {
 namespace {
 
 using at::vec::Vectorized;
 
-// log1p(e) for e in [0, 1] (and NaN for NaN), as 2 atanh(u) with u = e / (2 + e) <= 1/3, by its
-// series to u^15 (truncation below 2e-9 relative) in float: within 1.1 ulp of the exact value
-// (mean 0.33 ulp, no bias), as ATen's general log1p, for a fraction of its cost. The quotient is
-// corrected by its residual, exact but for the small error of 1 / (2 + e) taken as a quadratic in
-// e - 1/2 (a correction of a correction). double keeps ATen's.
+// The number-type operations of ops/log_semiring_math.h for Vectorized<float>. The fused
+// multiply-add must round once, as fmaf does on the CUDA side: the AVX2 build has the instruction,
+// the portable one takes std::fma per lane (slow, but it only runs on CPUs without FMA).
+struct VecFloatOps {
+  using Vec = Vectorized<float>;
+  static Vec fma(const Vec& a, const Vec& b, const Vec& c) {
+#if defined(CPU_CAPABILITY_AVX2)
+    return at::vec::fmadd(a, b, c);
+#else
+    float la[Vec::size()], lb[Vec::size()], lc[Vec::size()];
+    a.store(la);
+    b.store(lb);
+    c.store(lc);
+    for (int i = 0; i < Vec::size(); ++i) la[i] = std::fma(la[i], lb[i], lc[i]);
+    return Vec::loadu(la);
+#endif
+  }
+  static Vec pow2_of_shifted(const Vec& t) {
+#if defined(CPU_CAPABILITY_AVX2)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+#else
+    return at::vec::cast<float>(at::vec::cast<int32_t>(t) << Vectorized<int32_t>(23));
+#endif
+  }
+  static Vec zero_below(const Vec& y, const Vec& x, float c) {
+    return Vec::blendv(y, Vec(0.0f), x < Vec(c));
+  }
+};
+
+// exp(x) for x <= 0 and log1p(e) for e in [0, 1]: in float the shared definitions (bit for bit
+// those of the CUDA kernels), in double ATen's.
+template <typename T>
+Vectorized<T> exp_nonpositive(const Vectorized<T>& x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return log_semiring::exp_nonpositive<VecFloatOps>(x);
+  } else {
+    return x.exp();
+  }
+}
+
 template <typename T>
 Vectorized<T> log1p_unit(const Vectorized<T>& e) {
-  using Vec = Vectorized<T>;
   if constexpr (std::is_same_v<T, float>) {
-    using at::vec::fmadd;
-    const Vec two(2.0f);
-    const Vec d = two + e;
-    const Vec d_low = e - (d - two);  // d - two is exact: 2 <= d <= 3
-    Vec u = e / d;
-    const Vec residual = fmadd(Vec(0.0f) - u, d, e) - u * d_low;  // e - u (2 + e)
-    const Vec h = e - Vec(0.5f);
-    const Vec inv_d = fmadd(fmadd(h, Vec(0.064f), Vec(-0.16f)), h, Vec(0.4f));  // ~ 1 / (2.5 + h)
-    u = fmadd(residual, inv_d, u);
-    const Vec z = u * u;
-    Vec p(1.0f / 15);
-    for (const float c : {1.0f / 13, 1.0f / 11, 1.0f / 9, 1.0f / 7, 1.0f / 5, 1.0f / 3}) {
-      p = fmadd(p, z, Vec(c));
-    }
-    const Vec two_u = u + u;
-    return fmadd(two_u * z, p, two_u);  // the small correction rounded on its own
+    return log_semiring::log1p_unit<VecFloatOps>(e);
   } else {
     return e.log1p();
   }
@@ -62,7 +83,7 @@ T log_add_wave(int64_t n, const T* left, const T* x, const T* down, const T* y, 
     const Vec lo = at::vec::minimum(a, b);
     // hi == -inf: both terms impossible; (lo - hi) would be NaN.
     const Vec dead = hi == neg_inf;
-    const Vec e = (lo - hi).exp();
+    const Vec e = exp_nonpositive(lo - hi);
     const Vec sum = Vec::blendv((hi - vshift) + log1p_unit(e), neg_inf, dead);
     sum.store(out + i);
     if constexpr (kSaveRatio) {

@@ -18,6 +18,7 @@
 
 #include "ops/cuda/device_api.cuh"
 #include "ops/cuda/mutual_information_launch.h"
+#include "ops/log_semiring_math.h"
 #include "ops/mutual_information_lattice.h"
 
 namespace fast_rnnt::recursion_cuda {
@@ -28,7 +29,8 @@ __device__ __forceinline__ T neg_inf() {
 }
 
 // log(exp(a) + exp(b)) - shift; -inf when both are -inf, NaN when either is NaN. *ratio =
-// exp(a - b) (1 when both are -inf).
+// exp(a - b) (1 when both are -inf). In float, the same operations as the CPU's SIMD loops
+// (ops/log_semiring_math.h): the two agree bit for bit.
 template <typename T>
 __device__ __forceinline__ T log_add(T a, T b, T shift, T* ratio) {
   if (a != a || b != b) {
@@ -40,9 +42,9 @@ __device__ __forceinline__ T log_add(T a, T b, T shift, T* ratio) {
     *ratio = T(1);
     return hi;
   }
-  const T e = exp(lo - hi);
+  const T e = log_semiring::exp_nonpositive(lo - hi);
   *ratio = a <= b ? e : T(1) / e;
-  return (hi - shift) + log1p(e);
+  return (hi - shift) + log_semiring::log1p_unit(e);
 }
 
 // The largest of v over the warp; every lane of the warp must call it.
