@@ -17,6 +17,9 @@
 // Numerics. alpha is stored relative to a per-wave offset off[w] (double): after each wave its
 // largest value is moved into the offset, so stored values stay O(1) and their float32 rounding
 // does not grow with T; an arc from wave w' into wave w adds the small difference off[w'] - off[w].
+// The float exp and log are computed in double and rounded once (duration_waves_impl.h), the
+// C library's values, so that the CUDA kernels, which compute each node as this file does, agree
+// under emulation.
 //
 // Backward (pull style, one writer per output). Waves are walked in reverse. A node's occupancy
 // is the sum of its outgoing arcs' occupancies, already written by their (later) end nodes; the

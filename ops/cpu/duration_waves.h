@@ -35,8 +35,8 @@ struct DurationWaveKernels {
   // where a[i] > -inf, occ != 0 and total > 0:
   //   in_occ[k][i] = occ * (e_k / total)  for k != L with e_k != 0 (0 for e_k == 0),
   //   in_occ[L][i] = max(occ - sum of those, 0),   L = the first k of largest e_k;
-  // elsewhere in_occ[k][i] = 0. Writes exactly lanes i < padded(n) of in_occ (0 for i >= n).
-  // scratch: room for arcs * kMaxLanes values.
+  // elsewhere in_occ[k][i] = 0. Besides lanes i < n it writes only zeros, to the lanes up to the
+  // next whole vector. scratch: room for arcs * kMaxLanes values.
   void (*backward_wave)(int64_t n, int64_t arcs, const T* const* alpha, const T* const* weight,
                         const T* offset, const T* a, int64_t outs, const T* const* out_occ,
                         bool final, T* const* in_occ, T* scratch);
