@@ -93,7 +93,9 @@ struct Workspace {
   std::vector<T*> occ_in;
   std::vector<T> offset, scratch;
 
-  T* row(std::vector<T>& planes, int64_t k, int64_t w) { return planes.data() + k * plane + w * width; }
+  T* row(std::vector<T>& planes, int64_t k, int64_t w) {
+    return planes.data() + k * plane + w * width;
+  }
 };
 
 // The nodes of wave w that the SIMD loops visit: [lo, hi] (see the top of this file).

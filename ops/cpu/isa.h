@@ -1,8 +1,8 @@
 #pragma once
 // Run-time choice of instruction set for the CPU's SIMD loops. Every family of them
-// (log_semiring.h, softmax_rows.h, duration_waves.h) is compiled twice: into simd_avx2.cpp (with -mavx2 -mfma and
-// CPU_CAPABILITY=AVX2 where compiler and target allow; elsewhere a second portable build, never
-// chosen) and into simd_default.cpp (portable).
+// (log_semiring.h, softmax_rows.h, duration_waves.h) is compiled twice: into simd_avx2.cpp (with
+// -mavx2 -mfma and CPU_CAPABILITY=AVX2 where compiler and target allow; elsewhere a second
+// portable build, never chosen) and into simd_default.cpp (portable).
 
 namespace fast_rnnt::cpu {
 
