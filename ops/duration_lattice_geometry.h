@@ -4,14 +4,7 @@
 // nodes form a wave. One definition for the CPU kernel, the CUDA kernels and their emulation.
 #include <cstdint>
 
-// Defined as in ops/mutual_information_lattice.h (identical, so either may come first).
-#ifndef FAST_RNNT_HOST_DEVICE
-#if defined(__CUDACC__)
-#define FAST_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define FAST_RNNT_HOST_DEVICE inline
-#endif
-#endif
+#include "ops/host_device.h"
 
 namespace fast_rnnt {
 

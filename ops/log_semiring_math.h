@@ -22,13 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef FAST_RNNT_HOST_DEVICE
-#if defined(__CUDACC__)
-#define FAST_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define FAST_RNNT_HOST_DEVICE inline
-#endif
-#endif
+#include "ops/host_device.h"
 
 namespace fast_rnnt::log_semiring {
 

@@ -23,11 +23,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#if defined(__CUDACC__)
-#define FAST_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define FAST_RNNT_HOST_DEVICE inline
-#endif
+#include "ops/host_device.h"
 
 namespace fast_rnnt {
 
